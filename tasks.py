@@ -1,0 +1,80 @@
+#!/usr/bin/env python3
+"""Set up and run pinsage_edu with nothing but Python: ``python3 tasks.py run | test | lab | setup``.
+
+Every command first makes sure ``.venv`` exists and holds torch 2.13.0 and this package with its
+dependencies (it reinstalls only when ``pyproject.toml`` or this file changed), then:
+
+* ``run``   — the main job (``python -m pinsage_edu``),
+* ``test``  — the library tests, then every notebook under nbval (classroom size),
+* ``lab``   — JupyterLab on ``notebooks/``,
+* ``setup`` — nothing more.
+
+Extra arguments after the command go to the program it runs (``tasks.py test -k graph``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+TORCH = "torch==2.13.0"  # CPU build from the local wheel here; the CUDA build on a GPU machine
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PY = BIN / ("python.exe" if os.name == "nt" else "python")
+
+
+def sh(*args: str | os.PathLike) -> None:
+    print("+", " ".join(str(a) for a in args), flush=True)
+    subprocess.run([str(a) for a in args], cwd=ROOT, check=True)
+
+
+def setup() -> None:
+    """Create .venv and install what the project needs, unless it is already there and current."""
+    stamp = VENV / ".pinsage_edu-installed"
+    want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + Path(__file__).read_bytes()).hexdigest()
+    if stamp.exists() and stamp.read_text() == want and PY.exists():
+        return
+    if not PY.exists():
+        print(f"creating {VENV}", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    pip = [PY, "-m", "pip", "--disable-pip-version-check", "install", "--quiet"]
+    sh(*pip, "--upgrade", "pip")
+    sh(*pip, TORCH)  # first, so the package's "torch>=2.2" is already met and nothing bigger is fetched
+    sh(*pip, "-e", ".[dev]")
+    sh(PY, "-m", "ipykernel", "install", "--sys-prefix", "--name", "python3", "--display-name", "Python 3 (pinsage_edu)")
+    stamp.write_text(want)
+
+
+NBVAL = [
+    "--nbval-lax", "--nbval-current-env", "--nbval-sanitize-with", "notebooks/nbval_sanitize.cfg",
+    "--nbval-cell-timeout", "600", "--durations", "0",
+]
+
+
+def main(argv: list[str]) -> int:
+    cmd, extra = (argv[0], argv[1:]) if argv else ("run", [])
+    if cmd not in {"setup", "run", "test", "lab"}:
+        print(__doc__)
+        return 2
+    setup()
+    if cmd == "setup":
+        return 0
+    env = dict(os.environ, PYTHONHASHSEED="0")
+    if cmd == "run":
+        return subprocess.run([str(PY), "-m", "pinsage_edu", *extra], cwd=ROOT, env=env).returncode
+    if cmd == "lab":
+        return subprocess.run([str(BIN / "jupyter"), "lab", "notebooks/", *extra], cwd=ROOT, env=env).returncode
+    # test: the library first (fast, precise failures), then the notebooks as a student runs them
+    rc = subprocess.run([str(PY), "-m", "pytest", "tests", *extra], cwd=ROOT, env=env).returncode
+    if rc != 0:
+        return rc
+    return subprocess.run([str(PY), "-m", "pytest", *NBVAL, "notebooks", *extra], cwd=ROOT, env=env).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
