@@ -204,7 +204,7 @@ class Dataset:
         """A short, readable report: sizes, degree quantiles, drops and (given a split) pair counts."""
         g = split.graph if split is not None else self.graph()
         s = g.summary(quantiles=(0.0, 0.5, 0.9, 0.99, 1.0))
-        lines = [f"== {self.name}  ({self.source})"]
+        lines = [f"== {self.name}  ({_display_path(self.source)})"]
         if split is not None:
             lines.append(f"full data: {self.num_items:,} items · {self.num_collections:,} collections · "
                          f"{len(self.interactions):,} edges; train graph below")
@@ -437,6 +437,15 @@ def _interactions(item: np.ndarray, coll: np.ndarray, weight: np.ndarray | None,
         num_items=num_items,
         num_collections=num_collections,
     )
+
+
+def _display_path(source: str) -> str:
+    """Shipped data shown as ``datasets/...`` so summaries read the same on every machine."""
+    try:
+        root = Path(__file__).resolve().parent.parent / "datasets"
+        return str(Path("datasets") / Path(source).resolve().relative_to(root))
+    except (ValueError, OSError):
+        return source
 
 
 _YEAR = re.compile(r"\((\d{4})(?:[-–]\d{0,4})?\)\s*$")

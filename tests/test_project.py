@@ -1,0 +1,99 @@
+"""The project's own promises: one environment described twice, notebooks built from their sources,
+student copies that run, and the main job."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+import notebooks as nbtools  # noqa: E402  (tools/notebooks.py)
+
+
+def _name(req: str) -> str:
+    return re.split(r"[<>=!~\[ ]", req.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def test_environment_yml_describes_the_same_packages_as_pyproject():
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pip_side = {_name(r) for r in meta["dependencies"]}
+    for extra, reqs in meta["optional-dependencies"].items():
+        pip_side |= {_name(r) for r in reqs if not r.startswith("pinsage_edu")}
+    conda_side = set()
+    for line in (ROOT / "environment.yml").read_text().splitlines():
+        m = re.match(r"^\s*-\s+([A-Za-z0-9_.\-]+)", line)
+        if m and m.group(1) not in ("conda-forge", "pip:") and not line.strip().startswith("- pip:"):
+            conda_side.add(_name(m.group(1)))
+    conda_side -= {"python", "pip"}
+    assert conda_side == pip_side
+
+
+def test_torch_is_pinned_to_the_same_release_everywhere():
+    tasks = (ROOT / "tasks.py").read_text()
+    env = (ROOT / "environment.yml").read_text()
+    pinned = re.search(r'TORCH = "torch==([\d.]+)"', tasks).group(1)
+    assert f"torch=={pinned}" in env
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "python3 tasks.py test" in readme
+    assert "python3 tasks.py test" in ci.splitlines()[-1]
+
+
+def test_every_notebook_matches_its_source_and_was_executed():
+    assert nbtools.check() == []
+
+
+def test_percent_format_parser_reads_cells_tags_and_markdown():
+    cells = nbtools.parse('# %% [markdown]\n# # Title\n# text\n\n# %% tags=["parameters"]\nSIZE = 1\n\n# %%\nx = 2\n')
+    assert [(c.cell_type, c.source) for c in cells] == [("markdown", "# Title\ntext"), ("code", "SIZE = 1"), ("code", "x = 2")]
+    assert cells[1].metadata["tags"] == ["parameters"]
+
+
+def test_student_copies_hide_solutions_and_clear_outputs(tmp_path):
+    code = "def f(x):\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION\n\ncheck(f)"
+    assert nbtools.strip_solutions(code) == "def f(x):\n    raise NotImplementedError  # your code here\n\ncheck(f)"
+    written = nbtools.student(tmp_path)
+    assert {p.name for p in written} == {p.name for p in (ROOT / "notebooks").glob("*.ipynb")}
+    for p in written:
+        nb = nbformat.read(p, as_version=4)
+        for c in nb.cells:
+            assert "BEGIN SOLUTION" not in c.source
+            if c.cell_type == "code":
+                assert c.outputs == [] and c.execution_count is None
+
+
+def test_student_copy_of_the_exercise_notebook_still_runs(tmp_path):
+    from nbconvert.preprocessors import ExecutePreprocessor
+
+    nbtools.student(tmp_path)
+    nb = nbformat.read(tmp_path / "01_problem_setup.ipynb", as_version=4)
+    ExecutePreprocessor(timeout=600, kernel_name="python3").preprocess(nb, {"metadata": {"path": str(tmp_path)}})
+    texts = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "check_indptr: not attempted yet" in texts
+
+
+def test_main_job_prints_a_summary_of_a_dataset():
+    out = subprocess.run(
+        [sys.executable, "-m", "pinsage_edu", "--dataset", "ml-latest-small"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout
+    assert "full data: 6,298 items · 609 collections · 48,580 edges" in out
+    assert "pairs train 38,813 / val 4,579 / test 4,579" in out
+    assert "features: 6,298 items × 86 features" in out
+
+
+def test_main_job_names_an_unknown_dataset_and_fails():
+    r = subprocess.run([sys.executable, "-m", "pinsage_edu", "--dataset", "no-such-data"],
+                       cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 1
+    assert "unknown dataset 'no-such-data'" in r.stderr
