@@ -80,3 +80,21 @@ def test_check_indptr_reports_an_unattempted_exercise(capsys):
 
     assert exercises.check_indptr(stub) is False
     assert "not attempted" in capsys.readouterr().out
+
+
+def test_render_two_hop_draws_the_matching_item_and_captions_its_reach():
+    from pinsage_edu import load_dataset, widgets
+
+    ds = load_dataset("synthetic", num_pins=500, num_boards=60, num_edges=4000, seed=2)
+    fig, caption = widgets.render_two_hop(ds, ds.graph(), "pin 7", max_collections=2)
+    assert isinstance(fig, Figure)
+    g = ds.graph()
+    assert caption.startswith(f"pin 7: {g.collections_of(7).numel()} collections, {g.two_hop_items(7).numel():,} items")
+
+
+def test_render_two_hop_names_an_unknown_title():
+    from pinsage_edu import load_dataset, widgets
+
+    ds = load_dataset("synthetic", num_pins=500, num_boards=60, num_edges=4000, seed=2)
+    with pytest.raises(KeyError, match="no item title contains 'zebra'"):
+        widgets.render_two_hop(ds, ds.graph(), "zebra")

@@ -168,6 +168,22 @@ print(f"{movies.items.titles[toy_story]}: {g_movies.collections_of(toy_story).nu
 assert reach / g_movies.num_items > 0.5
 
 # %% [markdown]
+# Explore other movies: type part of a title and move the sliders (the drawing is a seeded sample).
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+from pinsage_edu import widgets
+
+widgets.two_hop_explorer(movies, g_movies)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+# The same callback the widget runs, once with fixed values (so the tests exercise it).
+fig, caption = widgets.render_two_hop(movies, g_movies, "Matrix, The", max_collections=4)
+print(caption)
+plt.show()
+
+# %% [markdown]
 # > Two hops from one popular movie cover more than half of all movies, all "neighbours" alike. A
 # > graph convolution over that set would be both slow and blurry — the reason PinSage keeps only the
 # > T most *important* neighbours, found by random walks (notebook 02).

@@ -1,0 +1,66 @@
+"""ipywidgets explorers for the notebooks.
+
+Each explorer is a pure ``render_*(…) -> (Figure, text)`` function, unit-tested, plus thin wiring
+that calls it whenever a control changes. Notebooks show the widget in a cell whose output nbval
+ignores, then call the same ``render_*`` once with fixed values so the tests exercise it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from .data import Dataset
+from .graph import BipartiteGraph
+from .viz import draw_two_hop
+
+__all__ = ["render_two_hop", "two_hop_explorer"]
+
+
+def render_two_hop(dataset: Dataset, graph: BipartiteGraph, title: str, *, max_collections: int = 6,
+                   max_items_per_collection: int = 5, seed: int = 0) -> tuple[Figure, str]:
+    """The two-hop drawing of the first item whose title contains ``title``, and a one-line caption.
+
+    Raises ``KeyError`` naming the text when no title matches.
+    """
+    hits = dataset.items.find(title)
+    if not hits:
+        raise KeyError(f"no item title contains {title!r}")
+    item = hits[0]
+    fig = draw_two_hop(graph, item, dataset.items.titles, dataset.collection_names, max_collections=max_collections,
+                       max_items_per_collection=max_items_per_collection, seed=seed, figsize=(10, 7))
+    reach = graph.two_hop_items(item).numel()
+    caption = (f"{dataset.items.titles[item]}: {graph.collections_of(item).numel()} collections, "
+               f"{reach:,} items within two hops ({reach / max(graph.num_items, 1):.0%} of the catalogue)")
+    return fig, caption
+
+
+def two_hop_explorer(dataset: Dataset, graph: BipartiteGraph) -> Any:
+    """A text box (title search) and two sliders driving :func:`render_two_hop`."""
+    import ipywidgets as w
+    import matplotlib.pyplot as plt
+    from IPython.display import display
+
+    title = w.Text(value=dataset.items.titles[0], description="title")
+    colls = w.IntSlider(value=6, min=1, max=12, description="collections")
+    per = w.IntSlider(value=5, min=1, max=10, description="items each")
+    out = w.Output()
+
+    def update(_: Any = None) -> None:
+        with out:
+            out.clear_output(wait=True)
+            try:
+                fig, caption = render_two_hop(dataset, graph, title.value, max_collections=colls.value,
+                                              max_items_per_collection=per.value)
+            except KeyError as exc:
+                print(exc.args[0])
+                return
+            print(caption)
+            display(fig)
+            plt.close(fig)
+
+    for control in (title, colls, per):
+        control.observe(update, names="value")
+    update()
+    return w.VBox([w.HBox([title, colls, per]), out])

@@ -1,0 +1,56 @@
+"""Shared fixtures: the hand-written data files under tests/fixtures and the two shipped datasets.
+
+The shipped datasets are loaded at most once per test session (ml-latest-small ~0.5 s, goodbooks ~3.5 s).
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")  # plotting tests must never need a display
+
+import shutil  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from pinsage_edu.data import load_dataset  # noqa: E402
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture
+def fixtures_dir() -> Path:
+    return FIXTURES
+
+
+@pytest.fixture
+def copy_fixture(tmp_path):
+    """Copy a fixture file or folder into ``tmp_path`` (so a test may break it) and return the copy."""
+
+    def copy(name: str) -> Path:
+        src, dst = FIXTURES / name, tmp_path / name
+        if src.is_dir():
+            shutil.copytree(src, dst)
+        else:
+            shutil.copyfile(src, dst)
+        return dst
+
+    return copy
+
+
+@pytest.fixture(scope="session")
+def ml_small():
+    """ml-latest-small, loaded by its shipped name with the default threshold (min_rating=4)."""
+    return load_dataset("ml-latest-small")
+
+
+@pytest.fixture(scope="session")
+def ml_small_split(ml_small):
+    return ml_small.split(val_fraction=0.1, test_fraction=0.1, seed=0)
+
+
+@pytest.fixture(scope="session")
+def goodbooks():
+    """goodbooks-10k, loaded by its short shipped name."""
+    return load_dataset("goodbooks")
