@@ -49,12 +49,17 @@ def _as_long(name: str, values: Any) -> torch.Tensor:
     return t.to(torch.long)
 
 
+def _label(q: float) -> str:
+    """``0.99 -> "p99"`` (round, not truncate: 0.29 * 100 is 28.999… in floating point)."""
+    return f"p{round(q * 100, 6):g}"
+
+
 def _quantiles(values: torch.Tensor, qs: Sequence[float]) -> dict[str, float]:
     if values.numel() == 0:
-        return {f"p{int(q * 100)}": 0.0 for q in qs}
+        return {_label(q): 0.0 for q in qs}
     v = values.to(torch.float64)
     out = torch.quantile(v, torch.tensor(list(qs), dtype=torch.float64))
-    return {f"p{int(q * 100)}": float(x) for q, x in zip(qs, out)}
+    return {_label(q): float(x) for q, x in zip(qs, out)}
 
 
 @dataclass(frozen=True)
@@ -294,16 +299,18 @@ class BipartiteGraph:
                 raise GraphError(f"{name} indptr must be non-decreasing")
             if indices.numel() and (int(indices.min()) < 0 or int(indices.max()) >= n_cols):
                 raise GraphError(f"{name} CSR holds a neighbour id outside 0..{n_cols - 1}")
-        rows = torch.repeat_interleave(torch.arange(self.num_collections, device=self.device), self.collection_degrees)
-        t = BipartiteGraph.from_edges(
-            self.coll_indices, rows, self.coll_weights,
-            num_items=self.num_items, num_collections=self.num_collections,
-        )
+        # Rebuild canonical CSR halves from the item side's edge list: the item half must come back
+        # unchanged (rows sorted, no duplicates) and the collection half must equal its transpose.
+        items, colls, w = self.edges()
+        t = BipartiteGraph.from_edges(items, colls, w, num_items=self.num_items, num_collections=self.num_collections)
         if t.num_edges != self.num_edges:
             raise GraphError("the graph holds duplicate edges")
-        if not (torch.equal(t.item_indptr, self.item_indptr) and torch.equal(t.item_indices, self.item_indices)):
-            raise GraphError("the two CSR halves are not transposes of each other")
-        if self.weighted and not torch.equal(t.item_weights, self.item_weights):  # type: ignore[arg-type]
+        if not torch.equal(t.item_indices, self.item_indices):
+            raise GraphError("item rows are not sorted by collection id")
+        if not (torch.equal(t.coll_indptr, self.coll_indptr) and torch.equal(t.coll_indices, self.coll_indices)):
+            raise GraphError("the two CSR halves are not transposes of each other (or collection rows are unsorted)")
+        if self.weighted and not (torch.equal(t.item_weights, self.item_weights)  # type: ignore[arg-type]
+                                  and torch.equal(t.coll_weights, self.coll_weights)):  # type: ignore[arg-type]
             raise GraphError("the two CSR halves disagree on edge weights")
 
     def summary(self, quantiles: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 0.9, 0.99, 1.0)) -> GraphSummary:
