@@ -1,9 +1,9 @@
 """Checkers for the notebooks' exercises.
 
-Each ``check_*`` runs the student's function on small seeded cases, compares it with the library,
-prints a one-line verdict and returns ``True`` when it is right. A wrong answer raises
-``AssertionError`` with a hint; an unattempted one (the stub still raises ``NotImplementedError``)
-prints "not attempted" and returns ``False``, so a student copy still runs top to bottom.
+Each ``check_*`` runs the student's function on small seeded cases, compares it with the library
+and prints a one-line verdict. A wrong answer raises ``AssertionError`` with a hint; an unattempted
+one (the stub still raises ``NotImplementedError``) prints "not attempted" and returns, so a student
+copy still runs top to bottom. Checkers return ``None`` so a notebook cell shows only the verdict.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def _attempt(name: str, fn: Callable[[], None]) -> bool:
     return True
 
 
-def check_indptr(student: Callable[[torch.Tensor, int], torch.Tensor]) -> bool:
+def check_indptr(student: Callable[[torch.Tensor, int], torch.Tensor]) -> None:
     """Exercise (notebook 01): the CSR row pointer of rows sorted ascending.
 
     ``student(sorted_rows, n_rows)`` must return ``indptr`` (LongTensor [n_rows + 1]) with
@@ -57,5 +57,3 @@ def check_indptr(student: Callable[[torch.Tensor, int], torch.Tensor]) -> bool:
 
     if _attempt("check_indptr", run):
         print(f"check_indptr: correct on {len(cases)} cases (empty rows and an empty graph included) ✓")
-        return True
-    return False

@@ -90,7 +90,7 @@ def my_indptr(sorted_rows: torch.Tensor, n_rows: int) -> torch.Tensor:
     ### END SOLUTION
 
 
-exercises.check_indptr(my_indptr);
+exercises.check_indptr(my_indptr)
 
 # %% [markdown]
 # ## MovieLens as pins and boards
