@@ -5,7 +5,8 @@ Every command first makes sure ``.venv`` exists and holds torch 2.13.0 and this 
 dependencies (it reinstalls only when ``pyproject.toml`` or this file changed), then:
 
 * ``run``   — the main job (``python -m pinsage_edu``),
-* ``test``  — the library tests, then every notebook under nbval (classroom size),
+* ``test``  — the library tests, then every notebook under nbval (classroom size); with extra
+  arguments (``tasks.py test -k graph``) only the library tests run, with those arguments,
 * ``lab``   — JupyterLab on ``notebooks/``,
 * ``setup`` — nothing more.
 
@@ -23,7 +24,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
-TORCH = "torch==2.13.0"  # CPU build from the local wheel here; the CUDA build on a GPU machine
+# The same pin everywhere: pip takes the CPU build where one is on local disk (this project's dev and
+# CI machines); from PyPI alone it is the default (CUDA on Linux x86-64) build.
+TORCH = "torch==2.13.0"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PY = BIN / ("python.exe" if os.name == "nt" else "python")
 
@@ -41,7 +44,11 @@ def setup() -> None:
         return
     if not PY.exists():
         print(f"creating {VENV}", flush=True)
-        venv.EnvBuilder(with_pip=True).create(VENV)
+        try:
+            venv.EnvBuilder(with_pip=True).create(VENV)
+        except subprocess.CalledProcessError:
+            sys.exit("could not create .venv with pip: on Debian/Ubuntu install the python3-venv package "
+                     "(apt install python3-venv), then run this command again")
     pip = [PY, "-m", "pip", "--disable-pip-version-check", "install", "--quiet"]
     sh(*pip, "--upgrade", "pip")
     sh(*pip, TORCH)  # first, so the package's "torch>=2.2" is already met and nothing bigger is fetched
@@ -69,11 +76,12 @@ def main(argv: list[str]) -> int:
         return subprocess.run([str(PY), "-m", "pinsage_edu", *extra], cwd=ROOT, env=env).returncode
     if cmd == "lab":
         return subprocess.run([str(BIN / "jupyter"), "lab", "notebooks/", *extra], cwd=ROOT, env=env).returncode
-    # test: the library first (fast, precise failures), then the notebooks as a student runs them
-    rc = subprocess.run([str(PY), "-m", "pytest", "tests", *extra], cwd=ROOT, env=env).returncode
-    if rc != 0:
+    # test: the library first (fast, precise failures), then the notebooks as a student runs them.
+    # Extra arguments (-k, a test path) select library tests; they would deselect every notebook cell.
+    rc = subprocess.run([str(PY), "-m", "pytest", *(extra or ["tests"])], cwd=ROOT, env=env).returncode
+    if rc != 0 or extra:
         return rc
-    return subprocess.run([str(PY), "-m", "pytest", *NBVAL, "notebooks", *extra], cwd=ROOT, env=env).returncode
+    return subprocess.run([str(PY), "-m", "pytest", *NBVAL, "notebooks"], cwd=ROOT, env=env).returncode
 
 
 if __name__ == "__main__":

@@ -30,23 +30,32 @@ def summary(datasets: list[str], *, min_rating: float, val_fraction: float, test
     return 0
 
 
+def _data_options(p: argparse.ArgumentParser, *, defaults: bool) -> None:
+    def d(value: object) -> object:
+        return value if defaults else argparse.SUPPRESS
+
+    p.add_argument("--dataset", action="append", metavar="NAME_OR_PATH", default=d(None),
+                   help=f"a shipped name ({', '.join(DEFAULT_DATASETS)}) or a folder/file; repeatable "
+                        "(default: all of them)")
+    p.add_argument("--min-rating", type=float, default=d(4.0), help="MovieLens: a rating >= this is a like")
+    p.add_argument("--val-fraction", type=float, default=d(0.1), help="share of each collection's edges for val")
+    p.add_argument("--test-fraction", type=float, default=d(0.1), help="share of each collection's edges for test")
+    p.add_argument("--seed", type=int, default=d(0), help="seed of the split's tie-breaks and random orders")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pinsage_edu", description=__doc__.splitlines()[0])
+    _data_options(parser, defaults=True)
     sub = parser.add_subparsers(dest="command")
-    p = sub.add_parser("summary", help="load datasets and print their graph summaries (the default)")
-    for q in (parser, p):
-        q.add_argument("--dataset", action="append", metavar="NAME_OR_PATH",
-                       help=f"a shipped name ({', '.join(DEFAULT_DATASETS)}) or a folder/file; repeatable "
-                            "(default: all of them)")
-        q.add_argument("--min-rating", type=float, default=4.0, help="MovieLens: a rating >= this is a like")
-        q.add_argument("--val-fraction", type=float, default=0.1)
-        q.add_argument("--test-fraction", type=float, default=0.1)
-        q.add_argument("--seed", type=int, default=0)
+    # The sub-command repeats the options so they may come after it; SUPPRESS keeps its defaults from
+    # overwriting values given before it (`--seed 5 summary`).
+    _data_options(sub.add_parser("summary", help="load datasets and print their graph summaries (the default)"),
+                  defaults=False)
     args = parser.parse_args(argv)
     try:
         return summary(args.dataset or list(DEFAULT_DATASETS), min_rating=args.min_rating,
                        val_fraction=args.val_fraction, test_fraction=args.test_fraction, seed=args.seed)
-    except (DataError, FileNotFoundError) as exc:
+    except (DataError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

@@ -152,6 +152,9 @@ class ItemTable:
             key = np.asarray(raw_id).astype(self.raw_ids.dtype)
         except (ValueError, TypeError):
             raise KeyError(f"unknown item id {raw_id!r}") from None
+        if isinstance(raw_id, bool) or key.ndim != 0 or (
+                self.raw_ids.dtype.kind in "iu" and not (isinstance(raw_id, str) or key == raw_id)):
+            raise KeyError(f"unknown item id {raw_id!r}")  # 1.7 must not find movie 1
         hits = np.nonzero(self.raw_ids == key)[0]
         if len(hits) == 0:
             raise KeyError(f"unknown item id {raw_id!r}")
@@ -291,8 +294,12 @@ def _rows(path: Path, *, delimiter: str = ",", encoding: str = "utf-8") -> Itera
                 # a title starting with a quote must not swallow the rest of the line there.
                 quoting = csv.QUOTE_MINIMAL if delimiter == "," else csv.QUOTE_NONE
                 reader = csv.reader(f, delimiter=delimiter, quoting=quoting)
+                start = 1
                 for row in reader:
-                    yield reader.line_num, row
+                    # line_num is the *last* physical line read; a quoted field may span several,
+                    # and errors must point at the line where the record starts.
+                    yield start, row
+                    start = reader.line_num + 1
             else:
                 for n, line in enumerate(f, 1):
                     line = line.rstrip("\r\n")
@@ -321,6 +328,7 @@ def _read_table(
     header: Sequence[str] | None,
     delimiter: str = ",",
     encoding: str = "utf-8",
+    allow_empty: bool = False,
 ) -> _Table:
     """Read a delimited file into string columns, checking the header and every row's field count.
 
@@ -362,7 +370,7 @@ def _read_table(
         lines.append(line_no)
         if regular and line_no != first_line + k:
             regular = False
-    if not lines:
+    if not lines and not allow_empty:
         raise DataError(f"{path}: no data rows" + (" after the header" if header is not None else ""))
     return _Table(path, dict(zip(names, cols)), first_line, None if regular else lines)
 
@@ -386,14 +394,17 @@ def _numeric(
         arr = None
     if arr is None or (kind is float and not np.isfinite(arr).all()):
         for r, v in enumerate(values):
+            problem = None
             try:
                 x = kind(v.strip())
-                ok = kind is int or math.isfinite(x)
+                if kind is int and not -(2**63) <= x < 2**63:
+                    problem = "is too large for a 64-bit integer"
+                elif kind is float and not math.isfinite(x):
+                    problem = "is not a finite number"
             except (ValueError, OverflowError):
-                ok = False
-            if not ok:
-                what = "an integer" if kind is int else "a finite number"
-                raise DataError(f"{table.path}, line {table.line(r)}: {label} {v!r} is not {what}")
+                problem = "is not an integer" if kind is int else "is not a finite number"
+            if problem:
+                raise DataError(f"{table.path}, line {table.line(r)}: {label} {v!r} {problem}")
         raise DataError(f"{table.path}: column {label} could not be parsed")  # pragma: no cover
     bad = np.zeros(arr.shape, dtype=bool)
     if low is not None:
@@ -407,6 +418,16 @@ def _numeric(
         raise DataError(f"{table.path}, line {table.line(r)}: {label} {values[r].strip()} is outside the allowed "
                         f"range ({allowed})")
     return arr
+
+
+def _sorted_unique(table: _Table, label: str, ids: np.ndarray) -> np.ndarray:
+    """The order that sorts ``ids``; a repeated id is an error naming its second line."""
+    order = np.argsort(ids, kind="stable")
+    s = ids[order]
+    dup = np.nonzero(s[1:] == s[:-1])[0]
+    if len(dup):
+        raise DataError(f"{table.path}, line {table.line(int(order[dup[0] + 1]))}: {label} {s[dup[0]]} appears twice")
+    return order
 
 
 def _dense_ids(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -558,6 +579,8 @@ def load_movielens(path: str | os.PathLike, *, min_rating: float = 4.0, format: 
     [+ ``tags.csv``]: ml-latest(-small), 20M, 25M, 32M), ``movielens-100k`` (``u.data`` + ``u.item``),
     ``movielens-dat`` (``ratings.dat`` + ``movies.dat`` [+ ``tags.dat``], ``::``-separated: 1M, 10M).
     """
+    if not 0.5 <= min_rating <= 5.0:
+        raise ValueError(f"min_rating must lie in the MovieLens rating range 0.5..5, got {min_rating}")
     p = _require_path(path)
     fmt = format or detect_format(p)
     folder = p if p.is_dir() else p.parent
@@ -569,7 +592,8 @@ def load_movielens(path: str | os.PathLike, *, min_rating: float = 4.0, format: 
         movie_ids, titles, genres = _movies_csv(_require_file(folder / "movies.csv", "movie file (movies.csv)"))
         if with_tags and (folder / "tags.csv").exists():
             tags = _tags_table(_read_table(_require_file(folder / "tags.csv", "tag file"), ["movieId", "tag"],
-                                           header=["userId", "movieId", "tag", "timestamp"]), movie_ids)
+                                           header=["userId", "movieId", "tag", "timestamp"], allow_empty=True),
+                               movie_ids)
         name = folder.name
     elif fmt == "movielens-100k":
         rpath = _require_file(p if p.is_file() else folder / "u.data", "ratings file (u.data)")
@@ -588,7 +612,8 @@ def load_movielens(path: str | os.PathLike, *, min_rating: float = 4.0, format: 
         if with_tags and (folder / "tags.dat").exists():
             tpath = folder / "tags.dat"
             tags = _tags_table(_read_table(_require_file(tpath, "tag file"), ["userId", "movieId", "tag", "timestamp"],
-                                           header=None, delimiter="::", encoding=_sniff_encoding(tpath)), movie_ids)
+                                           header=None, delimiter="::", encoding=_sniff_encoding(tpath),
+                                           allow_empty=True), movie_ids)
         name = folder.name
     else:
         raise DataError(f"{p}: unknown MovieLens format {fmt!r}")
@@ -607,7 +632,8 @@ def load_movielens(path: str | os.PathLike, *, min_rating: float = 4.0, format: 
     user_raw, coll = _dense_ids(user)
     dropped["movies with no liked rating"] = int(len(movie_ids) - len(item_raw))
     dropped["users with no liked movie"] = int(num_users - len(user_raw))
-    item, coll, w, ts, merged = _merge_duplicates(item, coll, np.ones(len(item)), ts, len(user_raw))
+    item, coll, _, ts, merged = _merge_duplicates(item, coll, np.ones(len(item)), ts, len(user_raw))
+    w = None  # a like is a like: a repeated (user, movie) row stays one unweighted edge
     if merged:
         dropped["duplicate (user, movie) ratings merged"] = merged
     midx = np.searchsorted(movie_ids, item_raw)
@@ -642,11 +668,8 @@ def _sniff_encoding(path: Path) -> str:
 
 def _movie_columns(t: _Table) -> tuple[np.ndarray, list[str], list[list[str]]]:
     ids = _numeric(t, "movieId", int, low=0)
-    order = np.argsort(ids, kind="stable")
+    order = _sorted_unique(t, "movieId", ids)
     sorted_ids = ids[order]
-    dup = np.nonzero(sorted_ids[1:] == sorted_ids[:-1])[0]
-    if len(dup):
-        raise DataError(f"{t.path}, line {t.line(int(order[dup[0] + 1]))}: movieId {sorted_ids[dup[0]]} appears twice")
     titles = [t.columns["title"][i] for i in order]
     genres = [[g for g in t.columns["genres"][i].split("|") if g and g != "(no genres listed)"] for i in order]
     return sorted_ids, titles, genres
@@ -698,12 +721,10 @@ def load_goodbooks(path: str | os.PathLike) -> Dataset:
 
     book_id = _numeric(books, "book_id", int, low=0)
     gr_id = _numeric(books, "goodreads_book_id", int, low=0)
-    order = np.argsort(book_id, kind="stable")  # items are dense in book_id order
-    if len(np.unique(book_id)) != len(book_id) or len(np.unique(gr_id)) != len(gr_id):
-        raise DataError(f"{books.path}: book_id and goodreads_book_id must be unique")
-    gr_sorted = np.argsort(gr_id, kind="stable")
+    order = _sorted_unique(books, "book_id", book_id)  # items are dense in book_id order
+    gr_sorted = _sorted_unique(books, "goodreads_book_id", gr_id)
     tag_ids = _numeric(tags, "tag_id", int, low=0)
-    tag_order = np.argsort(tag_ids, kind="stable")
+    tag_order = _sorted_unique(tags, "tag_id", tag_ids)
 
     b_gr = _numeric(bt, "goodreads_book_id", int, low=0, label="goodreads_book_id")
     b_tag = _numeric(bt, "tag_id", int, low=0)
@@ -781,16 +802,26 @@ def load_interactions_csv(
     be finite and ``>= 0``; ``time_col`` values integers. Duplicate (item, collection) rows are merged
     (weights summed, earliest time kept) and counted in ``Dataset.dropped``.
     """
-    p = _require_file(Path(path), "interactions file")
-    with _open_text(p, "utf-8") as f:
-        first = f.readline().rstrip("\r\n")
-    header = next(csv.reader([first], delimiter=delimiter)) if len(delimiter) == 1 else first.split(delimiter)
-    header = [h.strip().lstrip("\ufeff") for h in header]
+    p = _require_file(Path(path), "interactions")
+    if item_col == collection_col:
+        raise ValueError(f"item_col and collection_col must name different columns, both are {item_col!r}")
+    rows = _rows(p, delimiter=delimiter)
+    try:
+        _, first = next(rows)
+    except StopIteration:
+        raise DataError(f"{p}: file is empty") from None
+    finally:
+        rows.close()
+    header = [h.strip().lstrip("\ufeff") for h in first]
     wanted = [c for c in (item_col, collection_col, weight_col, time_col, title_col) if c is not None]
     for c in wanted:
         if c not in header:
             raise DataError(f"{p}, line 1: wrong header: column {c!r} not found in {header}")
     t = _read_table(p, wanted, header=header, delimiter=delimiter)
+    for col in (item_col, collection_col):
+        blank = [r for r, v in enumerate(t.columns[col]) if not v.strip()]
+        if blank:
+            raise DataError(f"{p}, line {t.line(blank[0])}: empty {col} id")
     item_raw, item = _dense_ids(np.asarray(t.columns[item_col], dtype=np.str_))
     coll_raw, coll = _dense_ids(np.asarray(t.columns[collection_col], dtype=np.str_))
     w = _numeric(t, weight_col, float, low=0.0, high=float("inf")) if weight_col else np.ones(len(item))
@@ -839,7 +870,8 @@ def synthetic_pins_boards(
       probability ``topic_purity``, by a pin of the board's topic, else by any pin — both chosen in
       proportion to popularity. ``num_edges`` counts draws: repeated (pin, board) draws merge into
       one edge, so the graph has fewer edges than that (about 15–25% fewer at classroom sizes; the
-      count is in ``Dataset.dropped``). Pins never drawn are isolated items.
+      count is in ``Dataset.dropped``, with any draws lost to rounding or to the size cap when
+      ``num_edges`` does not fit in ``num_boards`` boards). Pins never drawn are isolated items.
     * Each edge gets a save time (uniform over one year), so the temporal split applies.
     * Features: a pin's ``visual`` vector is its topic's visual centroid plus Gaussian noise
       (``feature_noise``), likewise ``text``. The views are complementary: topics 2j and 2j+1 share
@@ -853,6 +885,9 @@ def synthetic_pins_boards(
         raise ValueError("num_pins, num_boards, num_edges and num_topics must all be positive")
     if not 0.0 <= topic_purity <= 1.0:
         raise ValueError(f"topic_purity must lie in 0..1, got {topic_purity}")
+    if not board_size_exponent > 1.0:
+        raise ValueError(f"board_size_exponent must be > 1 (a Pareto law with a finite total), got {board_size_exponent}")
+    cap = max(2.0, num_pins / num_topics / 2)
     g = torch.Generator().manual_seed(seed)
 
     pin_topic = torch.randint(num_topics, (num_pins,), generator=g)
@@ -864,7 +899,6 @@ def synthetic_pins_boards(
     # what the cap removes is spread over the other boards.
     u = torch.rand(num_boards, generator=g, dtype=torch.float64).clamp_min(1e-12)
     raw = u.pow(-1.0 / (board_size_exponent - 1.0))
-    cap = max(2.0, num_pins / num_topics / 2)
     sizes_f = raw / raw.sum() * num_edges
     for _ in range(8):
         capped = sizes_f >= cap
@@ -900,6 +934,10 @@ def synthetic_pins_boards(
     year = 365 * 24 * 3600
     time = 1_500_000_000 + torch.randint(year, (E,), generator=g)
     item, coll, _, tm, merged = _merge_duplicates(pin.numpy(), board.numpy(), np.ones(E), time.numpy(), num_boards)
+    dropped = {"repeated (pin, board) draws merged": merged}
+    if E < num_edges:
+        # Sizes are rounded down, and capped when num_edges does not fit in num_boards boards of `cap`.
+        dropped["draws short of num_edges (board sizes rounded down or capped)"] = num_edges - E
     w = None  # a pin is in a board or not: repeated draws collapse to one unweighted edge
 
     def centroids(dim: int, share: torch.Tensor) -> torch.Tensor:
@@ -928,7 +966,7 @@ def synthetic_pins_boards(
         interactions=_interactions(item, coll, w, tm, num_pins, num_boards),
         items=items,
         collection_names=[f"board {b}" for b in range(num_boards)],
-        dropped={"repeated (pin, board) draws merged": merged},
+        dropped=dropped,
         source=f"synthetic_pins_boards(seed={seed})",
         collection_topic=board_topic,
     )

@@ -18,7 +18,9 @@ checked to be finite. The groups are named so that the content-only baselines of
 "Annot.", "Combined") can pick them: ``features.select("text")``, ``features.select("text", "genres")``.
 
 Goodbooks' text deliberately leaves out shelf names: shelves *are* that graph's collections, and a
-"content-only" baseline that read them would be a graph method in disguise.
+"content-only" baseline that read them would be a graph method in disguise. MovieLens tags are item
+content written by users at any time, some after a user's held-out likes; they describe the movie,
+not the user, so we keep them (pass ``groups`` without ``text`` to rule them out).
 """
 
 from __future__ import annotations
@@ -204,6 +206,10 @@ def item_features(
     built["degree"] = torch.log1p(graph.item_degrees.cpu().to(torch.float32)).unsqueeze(1)
 
     names = list(groups) if groups is not None else list(built)
+    if not names:
+        raise ValueError("groups must name at least one feature group")
+    if len(set(names)) != len(names):
+        raise ValueError(f"groups names a feature group twice: {names}")
     for name in names:
         if name not in built:
             raise KeyError(f"{dataset.name} has no feature group {name!r}; available: {list(built)}")

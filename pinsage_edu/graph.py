@@ -13,7 +13,9 @@ The graph is stored twice, once per direction, in compressed sparse row (CSR) fo
 
 A random walk item → collection → item (§3.2) needs both halves, so both are kept. Each half is sorted
 by (row, column), and the two halves are transposes of each other. All arrays are torch tensors
-(``int64`` ids, ``float32`` weights) on one device; ``.to(device)`` moves them together.
+(``int64`` ids, ``float32`` weights) on one device; ``.to(device)`` moves them together. Any real
+device works (CPU, CUDA); the shape-only ``meta`` device does not, since building and checking a graph
+reads its values.
 """
 
 from __future__ import annotations
@@ -40,11 +42,15 @@ class GraphError(ValueError):
 
 
 def _as_long(name: str, values: Any) -> torch.Tensor:
-    t = torch.as_tensor(values)
+    try:
+        t = torch.as_tensor(values)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise GraphError(f"{name} must be a 1-D sequence of integer ids ({exc})") from None
     if t.dim() != 1:
         raise GraphError(f"{name} must be a 1-D sequence of ids, got shape {tuple(t.shape)}")
     if t.dtype.is_floating_point or t.dtype.is_complex or t.dtype == torch.bool:
-        if t.numel() and (t.dtype == torch.bool or not torch.equal(t, t.round())):
+        if t.numel() and (t.dtype == torch.bool or t.is_complex() or not bool(torch.isfinite(t).all())
+                          or not torch.equal(t, t.round())):
             raise GraphError(f"{name} must hold integer ids, got dtype {t.dtype} with non-integer values")
     return t.to(torch.long)
 
@@ -164,6 +170,8 @@ class BipartiteGraph:
             it, co = it.to(device), co.to(device)
             w = w.to(device) if w is not None else None
         for name, ids, n in (("items", it, num_items), ("collections", co, num_collections)):
+            if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer))):
+                raise GraphError(f"num_{name} must be an integer, got {n!r}")
             if ids.numel() and int(ids.min()) < 0:
                 e = int((ids < 0).nonzero()[0])
                 raise GraphError(f"{name} ids must be non-negative; edge {e} has id {int(ids[e])}")
@@ -262,6 +270,10 @@ class BipartiteGraph:
 
     @staticmethod
     def _check_id(kind: str, i: int, n: int) -> None:
+        if isinstance(i, torch.Tensor) and i.numel() == 1 and not i.is_floating_point():
+            i = int(i)
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)):
+            raise GraphError(f"{kind} id must be an integer, got {i!r}")
         if not 0 <= int(i) < n:
             raise GraphError(f"unknown {kind} id {int(i)}: valid ids are 0..{n - 1}")
 
@@ -415,8 +427,12 @@ class BipartiteGraph:
             meta = json.loads(meta_path.read_text())
         except json.JSONDecodeError as exc:
             raise GraphError(f"{meta_path}: not valid JSON ({exc})") from None
-        if meta.get("format") != "pinsage_edu.BipartiteGraph" or meta.get("version") != _FORMAT_VERSION:
+        if not isinstance(meta, dict) or meta.get("format") != "pinsage_edu.BipartiteGraph" \
+                or meta.get("version") != _FORMAT_VERSION:
             raise GraphError(f"{meta_path}: not a pinsage_edu graph of format version {_FORMAT_VERSION}")
+        for key, kind in (("num_items", int), ("num_collections", int), ("num_edges", int), ("weighted", bool)):
+            if not isinstance(meta.get(key), kind):
+                raise GraphError(f"{meta_path}: field {key!r} must be {kind.__name__}, got {meta.get(key)!r}")
         arrays: dict[str, torch.Tensor | None] = {}
         for name in _ARRAYS:
             p = folder / f"{name}.npy"
@@ -429,6 +445,9 @@ class BipartiteGraph:
                 a = np.load(p, mmap_mode="c" if mmap else None, allow_pickle=False)
             except ValueError as exc:
                 raise GraphError(f"{p}: unreadable array ({exc})") from None
+            want = np.float32 if name.endswith("weights") else np.int64
+            if a.dtype != want or a.ndim != 1:
+                raise GraphError(f"{p}: expected a 1-D {np.dtype(want).name} array, found {a.ndim}-D {a.dtype}")
             t = torch.from_numpy(a)
             arrays[name] = t.to(device) if device is not None else t
         g = cls(num_items=int(meta["num_items"]), num_collections=int(meta["num_collections"]), **arrays)

@@ -200,3 +200,10 @@ def test_standardise_centres_scales_and_zeroes_constant_columns():
     assert torch.allclose(out[:, 0], out[:, 2])
     assert bool((out[:, 1] == 0).all())
     assert torch.allclose(out[:, 0], torch.tensor([-1.0, 0.0, 1.0]) * math.sqrt(1.5))
+
+
+def test_feature_groups_must_be_named_once_and_at_least_once(ml_small, ml_small_split):
+    with pytest.raises(ValueError, match="at least one"):
+        item_features(ml_small, ml_small_split.graph, groups=[])
+    with pytest.raises(ValueError, match="twice"):
+        item_features(ml_small, ml_small_split.graph, groups=["degree", "degree"])

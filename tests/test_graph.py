@@ -445,3 +445,49 @@ def test_load_rejects_broken_saves(g, tmp_path):
     (folder / "coll_indices.npy").unlink()
     with pytest.raises(FileNotFoundError, match="coll_indices.npy"):
         BipartiteGraph.load(folder)
+
+
+# ------------------------------------------------------------------ found in review
+@pytest.mark.parametrize("items, message", [
+    (["a", "b"], "integer ids"),
+    ([float("inf"), 0.0], "integer ids"),
+])
+def test_from_edges_names_ids_that_are_not_integers(items, message):
+    with pytest.raises(GraphError, match=message):
+        BipartiteGraph.from_edges(items, [0, 1])
+
+
+def test_from_edges_refuses_a_fractional_node_count():
+    with pytest.raises(GraphError, match="num_items must be an integer"):
+        BipartiteGraph.from_edges([0], [0], num_items=2.5)
+
+
+def test_accessors_refuse_fractional_ids(g):
+    with pytest.raises(GraphError, match="must be an integer"):
+        g.collections_of(1.5)
+    with pytest.raises(GraphError, match="must be an integer"):
+        g.items_of("0")
+    assert torch.equal(g.collections_of(torch.tensor(0)), g.collections_of(0))
+
+
+@pytest.mark.parametrize("meta, message", [
+    ("[1, 2]", "not a pinsage_edu graph"),
+    (None, "field 'weighted'"),
+])
+def test_load_names_a_malformed_graph_json(tmp_path, g, meta, message):
+    folder = g.save(tmp_path / "g")
+    path = folder / "graph.json"
+    if meta is None:
+        doc = json.loads(path.read_text())
+        del doc["weighted"]
+        meta = json.dumps(doc)
+    path.write_text(meta)
+    with pytest.raises(GraphError, match=message):
+        BipartiteGraph.load(folder)
+
+
+def test_load_refuses_arrays_of_the_wrong_dtype(tmp_path, g):
+    folder = g.save(tmp_path / "g")
+    np.save(folder / "item_indices.npy", g.item_indices.numpy().astype(np.int32))
+    with pytest.raises(GraphError, match="item_indices.npy: expected a 1-D int64 array"):
+        BipartiteGraph.load(folder)

@@ -230,3 +230,54 @@ def test_a_mistyped_path_inside_a_dataset_folder_is_not_read_as_that_folder(fixt
     with pytest.raises(DataError) as exc:
         call()
     assert "typo" in str(exc.value)
+
+
+# ------------------------------------------------------------------ found in review
+def test_a_quoted_field_spanning_lines_is_reported_at_the_line_it_starts(copy_fixture):
+    folder = copy_fixture("ml_csv")
+    set_line(folder / "ratings.csv", 3, '1,"3,4.5,964981247')  # opens a quote that swallows later lines
+    with pytest.raises(DataError, match=r"ratings\.csv, line 3: expected 4 fields"):
+        load_movielens(folder)
+
+
+def test_an_id_too_large_for_64_bits_names_its_line(copy_fixture):
+    folder = copy_fixture("ml_csv")
+    set_line(folder / "ratings.csv", 3, "99999999999999999999,3,4.5,964981247")
+    with pytest.raises(DataError, match=r"line 3: userId '99999999999999999999' is too large"):
+        load_movielens(folder)
+
+
+@pytest.mark.parametrize("file, line, text, message", [
+    ("books.csv", 3, None, "book_id"),
+    ("tags.csv", 3, None, "tag_id"),
+])
+def test_a_repeated_id_in_goodbooks_metadata_names_its_line(copy_fixture, file, line, text, message):
+    folder = copy_fixture("goodbooks_mini")
+    path = folder / file
+    lines = path.read_text().split("\n")
+    lines.insert(line, lines[line - 1])  # the row of line `line` again, as line `line + 1`
+    path.write_text("\n".join(lines))
+    with pytest.raises(DataError, match=rf"{file}, line {line + 1}: {message} \d+ appears twice"):
+        load_goodbooks(folder)
+
+
+def test_generic_csv_with_bad_encoding_names_the_file(tmp_path):
+    p = tmp_path / "saves.csv"
+    p.write_bytes(b"board,pin\na,\xff\n")
+    with pytest.raises(DataError, match=r"saves\.csv: not valid utf-8"):
+        load_interactions_csv(p, item_col="pin", collection_col="board")
+
+
+def test_generic_csv_rejects_an_empty_id_and_a_column_used_twice(tmp_path):
+    p = tmp_path / "saves.csv"
+    p.write_text("board,pin\na,x\nb,\n")
+    with pytest.raises(DataError, match=r"saves\.csv, line 3: empty pin id"):
+        load_interactions_csv(p, item_col="pin", collection_col="board")
+    with pytest.raises(ValueError, match="different columns"):
+        load_interactions_csv(p, item_col="pin", collection_col="pin")
+
+
+def test_min_rating_outside_the_rating_scale_is_refused(fixtures_dir):
+    for bad in (0.0, 6.0, float("nan")):
+        with pytest.raises(ValueError, match="min_rating"):
+            load_movielens(fixtures_dir / "ml_csv", min_rating=bad)

@@ -371,3 +371,30 @@ def test_blank_lines_at_the_end_of_a_file_are_harmless(copy_fixture, fixtures_di
     ratings = folder / "ratings.csv"
     ratings.write_bytes(ratings.read_bytes() + b"\r\n\r\n")
     assert edges_of(load_movielens(folder).interactions) == edges_of(load_movielens(fixtures_dir / "ml_csv").interactions)
+
+
+def test_a_repeated_movielens_rating_stays_one_unweighted_edge(copy_fixture):
+    folder = copy_fixture("ml_csv")
+    ratings = folder / "ratings.csv"
+    lines = ratings.read_bytes().split(b"\n")
+    lines.insert(2, lines[1])  # line 2 (a like: 1,1,4.0) twice
+    ratings.write_bytes(b"\n".join(lines))
+    ds = load_movielens(folder)
+    assert ds.dropped["duplicate (user, movie) ratings merged"] == 1
+    assert not ds.interactions.weighted and not ds.graph().weighted
+
+
+def test_an_optional_tag_file_with_only_a_header_means_no_tags(copy_fixture):
+    folder = copy_fixture("ml_csv")
+    (folder / "tags.csv").write_text("userId,movieId,tag,timestamp\n")
+    ds = load_movielens(folder)
+    assert all(t == "" for t in ds.items.text)
+
+
+def test_index_of_finds_exact_ids_only(fixtures_dir):
+    items = load_movielens(fixtures_dir / "ml_csv").items
+    first = items.raw_ids[0]
+    assert items.index_of(int(first)) == 0 and items.index_of(str(first)) == 0
+    for bad in (float(first) + 0.5, True, "x", [int(first)]):
+        with pytest.raises(KeyError):
+            items.index_of(bad)

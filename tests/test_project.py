@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import nbformat
@@ -21,11 +20,17 @@ def _name(req: str) -> str:
     return re.split(r"[<>=!~\[ ]", req.strip(), maxsplit=1)[0].lower().replace("_", "-")
 
 
+def _pyproject_requirements() -> set[str]:
+    """Every requirement string in pyproject.toml's dependency lists (tomllib is 3.11+; we support 3.10)."""
+    sections = re.split(r"^\[([^\]]+)\]\s*$", (ROOT / "pyproject.toml").read_text(), flags=re.M)
+    body = dict(zip(sections[1::2], sections[2::2]))
+    lists = re.findall(r"^dependencies = \[(.*?)\]", body["project"], flags=re.M | re.S)
+    lists += re.findall(r"^[\w-]+ = \[(.*?)\]", body["project.optional-dependencies"], flags=re.M | re.S)
+    return {r for block in lists for r in re.findall(r'"([^"]+)"', block)}
+
+
 def test_environment_yml_describes_the_same_packages_as_pyproject():
-    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    pip_side = {_name(r) for r in meta["dependencies"]}
-    for extra, reqs in meta["optional-dependencies"].items():
-        pip_side |= {_name(r) for r in reqs if not r.startswith("pinsage_edu")}
+    pip_side = {_name(r) for r in _pyproject_requirements() if not r.startswith("pinsage_edu")}
     conda_side = set()
     for line in (ROOT / "environment.yml").read_text().splitlines():
         m = re.match(r"^\s*-\s+([A-Za-z0-9_.\-]+)", line)
@@ -97,3 +102,20 @@ def test_main_job_names_an_unknown_dataset_and_fails():
                        cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 1
     assert "unknown dataset 'no-such-data'" in r.stderr
+
+
+def test_cli_options_before_the_subcommand_are_kept(monkeypatch):
+    from pinsage_edu import cli
+
+    seen = {}
+    monkeypatch.setattr(cli, "summary", lambda datasets, **kw: seen.update(kw, datasets=datasets) or 0)
+    assert cli.main(["--seed", "5", "--min-rating", "3", "summary", "--dataset", "x"]) == 0
+    assert seen == {"datasets": ["x"], "min_rating": 3.0, "val_fraction": 0.1, "test_fraction": 0.1, "seed": 5}
+    assert cli.main(["summary", "--seed", "7"]) == 0 and seen["seed"] == 7
+
+
+def test_cli_reports_bad_fractions_without_a_traceback(capsys):
+    from pinsage_edu import cli
+
+    assert cli.main(["--dataset", "ml-latest-small", "--val-fraction", "0.6", "--test-fraction", "0.5"]) == 1
+    assert "error: need 0 <= val_fraction" in capsys.readouterr().err

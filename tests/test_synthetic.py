@@ -128,3 +128,15 @@ def test_a_moderately_large_synthetic_graph_is_built():
     assert ds.num_items == 200_000 and ds.num_collections == 40_000
     assert 0.8 * 1_000_000 <= len(x) <= 1_000_000
     assert ds.items.vectors["visual"].shape == (200_000, 32)
+
+
+def test_board_size_exponent_must_make_a_finite_pareto_law():
+    with pytest.raises(ValueError, match="board_size_exponent"):
+        synthetic_pins_boards(200, 20, 1000, board_size_exponent=1.0)
+
+
+def test_draws_that_do_not_fit_are_counted_not_lost_silently():
+    ds = synthetic_pins_boards(2000, 100, 50_000, seed=0)  # 100 boards of at most 50 pins
+    short = ds.dropped["draws short of num_edges (board sizes rounded down or capped)"]
+    merged = ds.dropped["repeated (pin, board) draws merged"]
+    assert len(ds.interactions) + merged + short == 50_000

@@ -37,7 +37,8 @@ assert SIZE in ("classroom", "full")
 # * **classroom** (the default): small data and few epochs, so each notebook runs top to bottom in
 #   about a minute on a laptop CPU. This is what the automated tests execute.
 # * **full**: the same code on the full datasets (and, from notebook 07 on, real training runs). Start
-#   JupyterLab with `PINSAGE_EDU_SIZE=full jupyter lab`, or run `papermill -p SIZE full in.ipynb out.ipynb`.
+#   JupyterLab with `PINSAGE_EDU_SIZE=full jupyter lab`, or (after `pip install papermill`) run
+#   `papermill -p SIZE full in.ipynb out.ipynb`.
 #
 # The size shrinks data and epochs; it never swaps the algorithm.
 #
