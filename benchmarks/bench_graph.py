@@ -43,17 +43,26 @@ def main() -> None:
     a = ap.parse_args()
     common = {"items": a.items, "collections": a.collections, "threads": torch.get_num_threads()}
 
+    bench_synthetic(a, common)
+    bench_random(a, common)
+    print(json.dumps({"figure": "peak_rss_gib", "value": round(peak_rss_gib(), 2), **common}), flush=True)
+
+
+def bench_synthetic(a: argparse.Namespace, common: dict) -> None:
+    """Generate the synthetic graph, then time building a BipartiteGraph from its edge list."""
     t = time.perf_counter()
     ds = synthetic_pins_boards(a.items, a.collections, a.edges, seed=0)
     print(json.dumps({"figure": "synthetic_generate_s", "value": round(time.perf_counter() - t, 2),
                       "edges": len(ds.interactions), **common}), flush=True)
-    x = ds.interactions
-    secs, g = timed(lambda: BipartiteGraph.from_edges(x.item, x.collection, num_items=a.items,
+    item, coll = ds.interactions.item, ds.interactions.collection
+    secs, g = timed(lambda: BipartiteGraph.from_edges(item, coll, num_items=a.items,
                                                       num_collections=a.collections), a.repeat)
     print(json.dumps({"figure": "from_edges_synthetic_s", "value": round(secs, 2), "edges": g.num_edges,
                       "medges_per_s": round(g.num_edges / secs / 1e6, 1), **common}), flush=True)
-    del ds, x
 
+
+def bench_random(a: argparse.Namespace, common: dict) -> None:
+    """Uniform random weighted edges with 5% duplicates (the dedup path), then save and mmap-load."""
     gen = torch.Generator().manual_seed(0)
     n_unique = int(a.edges * 0.95)
     it = torch.randint(a.items, (n_unique,), generator=gen)
@@ -73,7 +82,6 @@ def main() -> None:
         secs, g3 = timed(lambda: BipartiteGraph.load(f"{tmp}/g", mmap=True), 1)
         print(json.dumps({"figure": "load_mmap_s", "value": round(secs, 4), **common}), flush=True)
         assert torch.equal(g3.item_indptr, g2.item_indptr)
-    print(json.dumps({"figure": "peak_rss_gib", "value": round(peak_rss_gib(), 2), **common}), flush=True)
 
 
 if __name__ == "__main__":
