@@ -1,0 +1,881 @@
+"""§3.2 Importance-based neighbourhoods: random walks, personalized PageRank and the Pixie baseline.
+
+PinSage does not convolve over *all* k-hop neighbours. The neighbourhood of an item ``u`` is the T
+items that influence ``u`` most: run short random walks item → collection → item from ``u``, count
+how often each item is visited, keep the T most visited and L1-normalise their counts into
+importance weights α. In the limit of many walks the normalised counts are personalized PageRank
+(PPR) scores with respect to ``u``; the hard negatives of §3.3 are drawn from the same ranking.
+
+Everything here is vectorised in torch: all walks of a batch advance together (the only Python loop
+is over the few traversals of a walk), randomness comes from a ``torch.Generator`` passed in, and
+the work runs on whatever device the graph lives on.
+
+One **traversal** is two hops, item → collection → item (DGL's ``PinSAGESampler`` calls the same
+thing a traversal; a **walk step** in the benchmark is one hop). After each traversal a walk stops
+with probability ``termination_prob``; with ``restart_prob`` it jumps back to its seed before the
+next traversal (Pixie's restart). ``num_traversals`` caps the length.
+
+**Edge weights.** On a weighted graph (``graph.weighted``) the default (``weighted=None``) biases
+each hop by the edge weight: item ``i`` moves to collection ``c`` with probability
+w(i, c) / Σ_c' w(i, c'), and collection ``c`` to item ``j`` with probability w(j, c) / Σ_j' w(j', c).
+Exact PPR uses the same two transition matrices, so both views of "importance" agree. Pass
+``weighted=False`` for uniform hops. Zero-weight edges are never taken unless every edge of a node
+weighs zero (then its last edge is).
+
+Main entry points: :func:`random_walks` (full traces, for pictures), :func:`visit_counts`,
+:func:`importance_neighborhoods` and :func:`top_neighbors` (the top-T cut),
+:func:`uniform_neighborhoods` (GraphSAGE's alternative), :func:`personalized_pagerank`,
+:func:`monte_carlo_ppr`, :func:`ppr_rank`, and the baseline :func:`pixie_recommend` /
+:func:`pixie_recommend_batch`.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+import weakref
+from dataclasses import dataclass, fields
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from .graph import BipartiteGraph, _ranges
+
+__all__ = [
+    "Walks",
+    "VisitCounts",
+    "Neighborhoods",
+    "PPRRanking",
+    "PixieResult",
+    "random_walks",
+    "visit_counts",
+    "top_neighbors",
+    "importance_neighborhoods",
+    "uniform_neighborhoods",
+    "personalized_pagerank",
+    "monte_carlo_ppr",
+    "ppr_rank",
+    "pixie_recommend",
+    "pixie_recommend_batch",
+]
+
+_LOW31 = (1 << 31) - 1
+
+
+# ====================================================================== typed results
+class _TensorFields:
+    """``.to(device)`` and ``.pin_memory()`` for frozen dataclasses whose tensor fields move together."""
+
+    def to(self, device: torch.device | str, non_blocking: bool = False):
+        kw = {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+        for k, v in kw.items():
+            if isinstance(v, torch.Tensor):
+                kw[k] = v.to(device, non_blocking=non_blocking)
+        return type(self)(**kw)
+
+    def pin_memory(self):
+        kw = {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+        for k, v in kw.items():
+            if isinstance(v, torch.Tensor):
+                kw[k] = v.pin_memory()
+        return type(self)(**kw)
+
+
+@dataclass(frozen=True)
+class Walks(_TensorFields):
+    """Full traces of random walks, ``num_walks`` per seed, walk ``w`` belonging to seed ``w // num_walks``.
+
+    * ``items``: LongTensor [W, num_traversals + 1] — column 0 is the seed, column t the item reached
+      by traversal t, ``-1`` once the walk has stopped.
+    * ``collections``: LongTensor [W, num_traversals] — the collection passed through in traversal t
+      (``-1`` once stopped). With restarts, traversal t + 1 may start from the seed rather than from
+      ``items[:, t]``.
+    """
+
+    seeds: torch.Tensor  # LongTensor [S]
+    items: torch.Tensor  # LongTensor [S * num_walks, num_traversals + 1]
+    collections: torch.Tensor  # LongTensor [S * num_walks, num_traversals]
+    num_walks: int
+
+    @property
+    def seed_index(self) -> torch.Tensor:
+        """LongTensor [W]: which seed (position in ``seeds``) each walk started from."""
+        return torch.arange(self.items.shape[0], device=self.items.device) // self.num_walks
+
+    @property
+    def lengths(self) -> torch.Tensor:
+        """LongTensor [W]: traversals each walk made (0 for a seed with no collections)."""
+        return (self.collections >= 0).sum(1)
+
+    @property
+    def num_steps(self) -> int:
+        """Hops taken in total (two per traversal: item → collection, collection → item)."""
+        return 2 * int(self.lengths.sum())
+
+
+@dataclass(frozen=True)
+class VisitCounts(_TensorFields):
+    """How often walks from each seed visited each item — a sparse [S, num_items] count matrix.
+
+    Entries are sorted by seed position (``rows``), then by item id. ``num_walks`` is the number of
+    walks per seed, so ``counts / num_walks`` is the expected number of visits per walk.
+    """
+
+    seeds: torch.Tensor  # LongTensor [S]
+    rows: torch.Tensor  # LongTensor [M]: position of the seed in ``seeds``
+    items: torch.Tensor  # LongTensor [M]
+    counts: torch.Tensor  # LongTensor [M], > 0
+    num_items: int
+    num_walks: int
+
+    def of(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(items, counts)`` visited from the ``i``-th seed, most visited first (ties: smaller id first)."""
+        if not 0 <= i < self.seeds.numel():
+            raise IndexError(f"seed position {i} out of range 0..{self.seeds.numel() - 1}")
+        lo, hi = torch.searchsorted(self.rows, torch.tensor([i, i + 1], device=self.rows.device)).tolist()
+        items, counts = self.items[lo:hi], self.counts[lo:hi]
+        order = torch.sort(-counts, stable=True).indices
+        return items[order], counts[order]
+
+    def dense(self) -> torch.Tensor:
+        """LongTensor [S, num_items] (for small graphs and pictures)."""
+        out = torch.zeros(self.seeds.numel(), self.num_items, dtype=torch.long, device=self.counts.device)
+        out[self.rows, self.items] = self.counts
+        return out
+
+    def totals(self) -> torch.Tensor:
+        """LongTensor [S]: visits counted per seed."""
+        return torch.zeros(self.seeds.numel(), dtype=torch.long, device=self.counts.device).index_add_(
+            0, self.rows, self.counts)
+
+
+@dataclass(frozen=True)
+class Neighborhoods(_TensorFields):
+    """Fixed-size neighbourhoods: for seed ``s = seeds[b]``, neighbours ``ids[b, :]`` with weights ``weights[b, :]``.
+
+    * ``ids``: LongTensor [N, T], ``-1`` where a seed has fewer than T neighbours (padding).
+    * ``weights``: FloatTensor [N, T], ≥ 0, summing to 1 over the kept entries of each row (0 on
+      padding; a row with no neighbour at all sums to 0).
+    * ``mask``: BoolTensor [N, T], True on real neighbours. Real neighbours come first in each row,
+      ordered by importance (most visited first).
+    """
+
+    seeds: torch.Tensor
+    ids: torch.Tensor
+    weights: torch.Tensor
+    mask: torch.Tensor
+
+    @property
+    def num_neighbors(self) -> int:
+        """T, the width of the neighbourhood tensors."""
+        return int(self.ids.shape[1])
+
+    @property
+    def sizes(self) -> torch.Tensor:
+        """LongTensor [N]: real (unpadded) neighbours per seed."""
+        return self.mask.sum(1)
+
+    def __len__(self) -> int:
+        return int(self.ids.shape[0])
+
+
+@dataclass(frozen=True)
+class PPRRanking(_TensorFields):
+    """Items ranked by personalized PageRank from each query (the query itself excluded by default).
+
+    ``ids[q, r]`` is the item at rank ``r`` (0 = highest score) for ``queries[q]``, ``scores`` its PPR
+    score (a probability: the share of time a walk with restart spends at that item). Items never
+    reached (score 0) are not ranked: their entries are ``-1`` with ``mask`` False. Ties are broken
+    by the smaller item id.
+    """
+
+    queries: torch.Tensor  # LongTensor [Q]
+    ids: torch.Tensor  # LongTensor [Q, k]
+    scores: torch.Tensor  # FloatTensor [Q, k]
+    mask: torch.Tensor  # BoolTensor [Q, k]
+
+
+@dataclass(frozen=True)
+class PixieResult(_TensorFields):
+    """Pixie's recommendations for S query sets (one row per set).
+
+    ``ids`` [S, k] most visited first (``-1`` padding with ``mask`` False), ``scores`` [S, k] the
+    multi-hit-boosted visit scores (plain visit counts for a single query item), ``visits`` [S, k] raw
+    visit counts, ``steps`` [S] traversals walked, ``stopped_early`` [S] whether the visit threshold
+    ended the walks before the step budget.
+    """
+
+    ids: torch.Tensor
+    scores: torch.Tensor
+    visits: torch.Tensor
+    mask: torch.Tensor
+    steps: torch.Tensor
+    stopped_early: torch.Tensor
+
+    def top(self, row: int = 0) -> list[tuple[int, float]]:
+        """``[(item, score), …]`` for one query set, best first."""
+        keep = self.mask[row]
+        return list(zip(self.ids[row][keep].tolist(), self.scores[row][keep].tolist()))
+
+
+# ====================================================================== argument checks
+def _check_prob(name: str, p: Any) -> float:
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating, np.integer)) or not 0.0 <= float(p) <= 1.0:
+        raise ValueError(f"{name} must be a probability in [0, 1], got {p!r}")
+    return float(p)
+
+
+def _check_positive_int(name: str, n: Any) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or int(n) <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {n!r}")
+    return int(n)
+
+
+def _check_items(graph: BipartiteGraph, seeds: Any, name: str = "seeds") -> torch.Tensor:
+    """Seeds as a 1-D LongTensor on the graph's device; clear errors for floats, bools and bad ids."""
+    if isinstance(seeds, torch.Tensor):
+        t = seeds
+    else:
+        arr = np.asarray(seeds)
+        if arr.size == 0:
+            arr = arr.astype(np.int64)  # [] has no dtype of its own
+        if arr.dtype.kind not in "iub":
+            raise ValueError(f"{name} must hold integer item ids, got {arr.dtype} values like {arr.flat[0]!r}")
+        t = torch.as_tensor(arr)
+    if t.dtype == torch.bool or t.is_floating_point() or t.is_complex():
+        raise ValueError(f"{name} must hold integer item ids, got dtype {t.dtype}")
+    if t.dim() == 0:
+        t = t.reshape(1)
+    if t.dim() != 1:
+        raise ValueError(f"{name} must be a 1-D list of item ids, got shape {tuple(t.shape)}")
+    t = t.to(device=graph.device, dtype=torch.long)
+    if t.numel():
+        bad = (t < 0) | (t >= graph.num_items)
+        if bool(bad.any()):
+            pos = int(torch.nonzero(bad)[0])
+            valid = f"valid ids are 0..{graph.num_items - 1}" if graph.num_items else "the graph has no items"
+            raise ValueError(f"{name}[{pos}] = {int(t[pos])} is not an item id: {valid}")
+    return t
+
+
+def _generator(generator: torch.Generator | int | None, device: torch.device) -> torch.Generator:
+    """A generator on ``device``: given, seeded from an int, or (None) seeded from torch's global RNG.
+
+    None keeps calls reproducible under ``seed_everything`` without every caller threading a seed.
+    """
+    if isinstance(generator, torch.Generator):
+        if generator.device.type != device.type:
+            raise ValueError(f"generator lives on {generator.device}, the graph on {device}: "
+                             "make it with torch.Generator(device=graph.device)")
+        return generator
+    if generator is None:
+        generator = int(torch.randint(0, 2**62, (), dtype=torch.long))
+    if isinstance(generator, bool) or not isinstance(generator, (int, np.integer)):
+        raise ValueError(f"generator must be a torch.Generator, an int seed or None, got {generator!r}")
+    return torch.Generator(device=device).manual_seed(int(generator))
+
+
+# ====================================================================== walking
+class _HopTable:
+    """One CSR half prepared for sampling: start and degree packed in one int64 (one random gather per hop).
+
+    ``packed[v] = start[v] << shift | degree[v]``. For weighted hops, ``cum`` holds the inclusive
+    running sum of the edge weights over the whole index array (float64) with a leading 0, so a
+    weighted pick is a single ``searchsorted``: edge e of node v is chosen when
+    ``cum[e] ≤ cum[start_v] + u · (cum[end_v] − cum[start_v]) < cum[e + 1]``.
+    """
+
+    def __init__(self, indptr: torch.Tensor, indices: torch.Tensor, weights: torch.Tensor | None):
+        deg = indptr[1:] - indptr[:-1]
+        self.shift = max(1, int(deg.max()).bit_length()) if deg.numel() else 1
+        self.mask = (1 << self.shift) - 1
+        self.packed = (indptr[:-1] << self.shift) | deg
+        self.degree = deg
+        self.indices = indices
+        self.cum = None
+        if weights is not None:
+            self.cum = torch.zeros(weights.numel() + 1, dtype=torch.float64, device=weights.device)
+            torch.cumsum(weights.to(torch.float64), 0, out=self.cum[1:])
+
+    def hop(self, nodes: torch.Tensor, r: torch.Tensor, weighted: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """One neighbour of each node (all nodes have degree ≥ 1); ``r``: 63 random bits per node.
+
+        Returns ``(neighbours, edge positions)``. The uniform pick uses the top 32 random bits:
+        ``offset = (u32 · degree) >> 32`` — bias below degree / 2³², no float rounding at the top end.
+        """
+        pk = self.packed.index_select(0, nodes)
+        start, deg = pk >> self.shift, pk & self.mask
+        if weighted and self.cum is not None:
+            lo, hi = self.cum.index_select(0, start), self.cum.index_select(0, start + deg)
+            u = (r >> 11).to(torch.float64) * (2.0 ** -52)  # 52 random bits in [0, 1)
+            e = torch.searchsorted(self.cum, lo + u * (hi - lo), right=True) - 1
+            e = torch.minimum(torch.maximum(e, start), start + deg - 1)
+        else:
+            e = start + (((r >> 31) * deg) >> 32)
+        return self.indices.index_select(0, e), e
+
+
+class _Tables:
+    def __init__(self, g: BipartiteGraph):
+        self.items = _HopTable(g.item_indptr, g.item_indices, g.item_weights)
+        self.colls = _HopTable(g.coll_indptr, g.coll_indices, g.coll_weights)
+
+
+_TABLES: "weakref.WeakKeyDictionary[BipartiteGraph, _Tables]" = weakref.WeakKeyDictionary()
+
+
+def _tables(graph: BipartiteGraph) -> _Tables:
+    """Sampling tables, built once per graph object (graphs are immutable) and freed with it."""
+    t = _TABLES.get(graph)
+    if t is None:
+        t = _Tables(graph)
+        _TABLES[graph] = t
+    return t
+
+
+def _use_weights(graph: BipartiteGraph, weighted: bool | None) -> bool:
+    if weighted is None:
+        return graph.weighted
+    if not isinstance(weighted, bool):
+        raise ValueError(f"weighted must be True, False or None, got {weighted!r}")
+    if weighted and not graph.weighted:
+        raise ValueError("weighted=True but the graph has no edge weights")
+    return weighted
+
+
+def _walk(graph: BipartiteGraph, start: torch.Tensor, *, num_traversals: int, termination_prob: float,
+          restart_prob: float, weighted: bool, generator: torch.Generator, with_collections: bool = False,
+          ) -> list[tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]]:
+    """Advance one walk per entry of ``start`` (item ids) for up to ``num_traversals`` traversals.
+
+    Returns, per traversal t, ``(walk ids, collections or None, items reached)`` for the walks still
+    going in that traversal. Walks from items with no collections never move. Stopped walks are
+    dropped from the working set, so the cost follows the walks actually alive (≈ 1/termination_prob
+    traversals each), not the cap.
+    """
+    tab = _tables(graph)
+    dev = start.device
+    walk = torch.arange(start.numel(), device=dev)
+    can_move = tab.items.degree.index_select(0, start) > 0
+    if not bool(can_move.all()):
+        walk = torch.nonzero(can_move).squeeze(1)
+    cur = start.index_select(0, walk)
+    stop_thr = round(termination_prob * 2**31)
+    restart_thr = round(restart_prob * 2**31)
+    out: list[tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]] = []
+    for t in range(num_traversals):
+        n = walk.numel()
+        if n == 0:
+            break
+        r = torch.empty(2, n, dtype=torch.long, device=dev).random_(generator=generator)
+        coll, _ = tab.items.hop(cur, r[0], weighted)
+        cur, _ = tab.colls.hop(coll, r[1], weighted)
+        out.append((walk, coll if with_collections else None, cur))
+        if t == num_traversals - 1:
+            break
+        # Low 31 bits of the first draw decide termination, of the second the restart (the top 32
+        # bits already chose the neighbours, so the decisions are independent of the picks).
+        if stop_thr > 0:
+            alive = torch.nonzero((r[0] & _LOW31) >= stop_thr).squeeze(1)
+            walk, cur = walk.index_select(0, alive), cur.index_select(0, alive)
+            if restart_thr > 0:
+                r1 = r[1].index_select(0, alive)
+        elif restart_thr > 0:
+            r1 = r[1]
+        if restart_thr > 0:
+            cur = torch.where((r1 & _LOW31) < restart_thr, start.index_select(0, walk), cur)
+    return out
+
+
+def _walk_args(num_walks: int, num_traversals: int, termination_prob: float, restart_prob: float) -> tuple:
+    return (_check_positive_int("num_walks", num_walks), _check_positive_int("num_traversals", num_traversals),
+            _check_prob("termination_prob", termination_prob), _check_prob("restart_prob", restart_prob))
+
+
+def random_walks(graph: BipartiteGraph, seeds: Any, *, num_walks: int = 10, num_traversals: int = 3,
+                 termination_prob: float = 0.5, restart_prob: float = 0.0, weighted: bool | None = None,
+                 generator: torch.Generator | int | None = None) -> Walks:
+    """``num_walks`` random walks item → collection → item from each seed, with their full traces.
+
+    For pictures and teaching; :func:`visit_counts` and :func:`importance_neighborhoods` use the same
+    walker without materialising traces. See the module docstring for the parameters.
+    """
+    num_walks, num_traversals, termination_prob, restart_prob = _walk_args(
+        num_walks, num_traversals, termination_prob, restart_prob)
+    seeds = _check_items(graph, seeds)
+    gen = _generator(generator, graph.device)
+    start = seeds.repeat_interleave(num_walks)
+    W = start.numel()
+    items = torch.full((W, num_traversals + 1), -1, dtype=torch.long, device=graph.device)
+    colls = torch.full((W, num_traversals), -1, dtype=torch.long, device=graph.device)
+    items[:, 0] = start
+    for t, (walk, c, it) in enumerate(_walk(graph, start, num_traversals=num_traversals,
+                                            termination_prob=termination_prob, restart_prob=restart_prob,
+                                            weighted=_use_weights(graph, weighted), generator=gen,
+                                            with_collections=True)):
+        items[walk, t + 1] = it
+        colls[walk, t] = c  # type: ignore[index]
+    return Walks(seeds=seeds, items=items, collections=colls, num_walks=num_walks)
+
+
+def _count(rows: torch.Tensor, items: torch.Tensor, num_rows: int, num_items: int,
+           values: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Sum duplicate ``(row, item)`` entries: returns ``(rows, items, totals)`` sorted by row then item.
+
+    ``values=None`` counts occurrences. Sorting int32 keys when they fit is about twice as fast.
+    """
+    key = rows * num_items + items
+    if num_rows * num_items < 2**31:
+        key = key.to(torch.int32)
+    if values is None:
+        key = torch.sort(key).values
+        uniq, totals = torch.unique_consecutive(key, return_counts=True)
+    else:
+        key, order = torch.sort(key)
+        uniq, inverse = torch.unique_consecutive(key, return_inverse=True)
+        totals = torch.zeros(uniq.numel(), dtype=values.dtype, device=values.device).index_add_(
+            0, inverse, values.index_select(0, order))
+    uniq = uniq.to(torch.long)
+    r = torch.div(uniq, num_items, rounding_mode="floor") if num_items else uniq
+    return r, uniq - r * num_items, totals
+
+
+def visit_counts(graph: BipartiteGraph, seeds: Any, *, num_walks: int = 200, num_traversals: int = 3,
+                 termination_prob: float = 0.5, restart_prob: float = 0.0, include_seed: bool = False,
+                 weighted: bool | None = None, generator: torch.Generator | int | None = None) -> VisitCounts:
+    """Visits per item of ``num_walks`` walks from each seed (the seed's own start is never counted).
+
+    ``include_seed=False`` also drops the walks' returns to their own seed (the paper's neighbourhood
+    of u does not contain u).
+    """
+    num_walks, num_traversals, termination_prob, restart_prob = _walk_args(
+        num_walks, num_traversals, termination_prob, restart_prob)
+    seeds = _check_items(graph, seeds)
+    gen = _generator(generator, graph.device)
+    start = seeds.repeat_interleave(num_walks)
+    steps = _walk(graph, start, num_traversals=num_traversals, termination_prob=termination_prob,
+                  restart_prob=restart_prob, weighted=_use_weights(graph, weighted), generator=gen)
+    S = seeds.numel()
+    if steps:
+        walk = torch.cat([w for w, _, _ in steps])
+        items = torch.cat([it for _, _, it in steps])
+    else:
+        walk = items = torch.zeros(0, dtype=torch.long, device=graph.device)
+    rows = torch.div(walk, num_walks, rounding_mode="floor")
+    if not include_seed:
+        keep = torch.nonzero(items != start.index_select(0, walk)).squeeze(1)
+        rows, items = rows.index_select(0, keep), items.index_select(0, keep)
+    r, it, c = _count(rows, items, S, graph.num_items)
+    return VisitCounts(seeds=seeds, rows=r, items=it, counts=c, num_items=graph.num_items, num_walks=num_walks)
+
+
+def _top_per_row(rows: torch.Tensor, items: torch.Tensor, values: torch.Tensor, num_rows: int, k: int,
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The ``k`` largest ``values`` of each row, ties broken by the smaller item id.
+
+    Entries must be sorted by (row, item) with positive values. Returns ``(ids [R, k], values [R, k],
+    mask [R, k])``, padded with ``-1`` / 0 / False. Vectorised: every row is laid out in a padded
+    [R, D] matrix of integer keys ``value · (D + 1) + (D − position)`` — unique within a row and
+    ordered by (value desc, item asc) — and one ``topk`` picks all rows at once. Non-negative
+    float32 values keep their order when read as int32 bit patterns, so counts and scores share the path.
+    """
+    dev = rows.device
+    if values.is_floating_point():
+        ikey = values.to(torch.float32).contiguous().view(torch.int32).to(torch.long)
+    else:
+        ikey = values.to(torch.long)
+    per_row = torch.bincount(rows, minlength=num_rows) if rows.numel() else torch.zeros(
+        num_rows, dtype=torch.long, device=dev)
+    starts = torch.cumsum(per_row, 0) - per_row
+    D = int(per_row.max()) if num_rows else 0
+    ids = torch.full((num_rows, k), -1, dtype=torch.long, device=dev)
+    vals = torch.zeros((num_rows, k), dtype=values.dtype, device=dev)
+    if D == 0:
+        return ids, vals, torch.zeros((num_rows, k), dtype=torch.bool, device=dev)
+    pos = torch.arange(rows.numel(), device=dev) - starts.index_select(0, rows)
+    packed = torch.full((num_rows * D,), -1, dtype=torch.long, device=dev)
+    packed.index_copy_(0, rows * D + pos, ikey * (D + 1) + (D - pos))
+    kk = min(k, D)
+    top, _ = torch.topk(packed.view(num_rows, D), kk, dim=1)
+    found = top >= 0
+    where = D - torch.remainder(top, D + 1)  # position within the row
+    flat = (starts.unsqueeze(1) + where).clamp(0, max(rows.numel() - 1, 0))
+    ids[:, :kk] = torch.where(found, items[flat], -1)
+    vals[:, :kk] = torch.where(found, values[flat], torch.zeros((), dtype=values.dtype, device=dev))
+    mask = torch.zeros((num_rows, k), dtype=torch.bool, device=dev)
+    mask[:, :kk] = found
+    return ids, vals, mask
+
+
+def top_neighbors(visits: VisitCounts, num_neighbors: int) -> Neighborhoods:
+    """The top-T cut: each seed's ``num_neighbors`` most visited items, counts L1-normalised into α.
+
+    ``α_v = c_v / Σ_{v' in top-T} c_v'`` — normalised over the *kept* neighbours, so each row sums to 1.
+    Seeds with fewer than T visited items are padded (id −1, weight 0, mask False).
+    """
+    T = _check_positive_int("num_neighbors", num_neighbors)
+    ids, counts, mask = _top_per_row(visits.rows, visits.items, visits.counts, visits.seeds.numel(), T)
+    w = counts.to(torch.float32)
+    w = w / w.sum(1, keepdim=True).clamp_min(1e-12)
+    return Neighborhoods(seeds=visits.seeds, ids=ids, weights=w, mask=mask)
+
+
+def importance_neighborhoods(graph: BipartiteGraph, seeds: Any, num_neighbors: int = 50, *, num_walks: int = 200,
+                             num_traversals: int = 3, termination_prob: float = 0.5, restart_prob: float = 0.0,
+                             keep_seed: bool = False, weighted: bool | None = None,
+                             generator: torch.Generator | int | None = None) -> Neighborhoods:
+    """PinSage's neighbourhoods (§3.2): the T most visited items of short random walks from each seed.
+
+    Defaults follow DGL's ``PinSAGESampler`` and the paper: 200 walks of at most 3 traversals, each
+    stopping with probability 0.5 after a traversal, T = 50. ``keep_seed=True`` lets the seed appear
+    in its own neighbourhood when walks return to it. An item with no collections gets an empty
+    (all-padding) neighbourhood. Deterministic for a given generator state.
+    """
+    T = _check_positive_int("num_neighbors", num_neighbors)
+    visits = visit_counts(graph, seeds, num_walks=num_walks, num_traversals=num_traversals,
+                          termination_prob=termination_prob, restart_prob=restart_prob, include_seed=keep_seed,
+                          weighted=weighted, generator=generator)
+    return top_neighbors(visits, T)
+
+
+def uniform_neighborhoods(graph: BipartiteGraph, seeds: Any, num_neighbors: int = 50, *,
+                          generator: torch.Generator | int | None = None,
+                          chunk_candidates: int = 1 << 23) -> Neighborhoods:
+    """GraphSAGE-style neighbourhoods: T distinct two-hop items drawn uniformly, all weighted equally.
+
+    Every item sharing a collection with the seed is equally likely, however many collections it
+    shares and however big they are — the contrast the paper draws with importance sampling. A seed
+    with fewer than T two-hop items keeps them all (padded). Candidates are enumerated exactly, in
+    chunks of seeds holding at most ``chunk_candidates`` (collection, item) paths each (one seed may
+    exceed it alone; its paths are bounded by the edge count).
+    """
+    T = _check_positive_int("num_neighbors", num_neighbors)
+    seeds = _check_items(graph, seeds)
+    gen = _generator(generator, graph.device)
+    dev, S = graph.device, seeds.numel()
+    ids = torch.full((S, T), -1, dtype=torch.long, device=dev)
+    weights = torch.zeros((S, T), dtype=torch.float32, device=dev)
+    mask = torch.zeros((S, T), dtype=torch.bool, device=dev)
+    if S == 0:
+        return Neighborhoods(seeds, ids, weights, mask)
+    tab = _tables(graph)
+    # paths per seed = Σ over its collections of their sizes
+    ecount = tab.items.degree.index_select(0, seeds)
+    eidx = _ranges(graph.item_indptr.index_select(0, seeds), graph.item_indptr.index_select(0, seeds + 1))
+    coll = graph.item_indices.index_select(0, eidx)
+    crow = torch.repeat_interleave(torch.arange(S, device=dev), ecount)
+    paths = torch.zeros(S, dtype=torch.long, device=dev).index_add_(0, crow, tab.colls.degree.index_select(0, coll))
+    ends = torch.cumsum(paths, 0).tolist()
+    cstarts = (torch.cumsum(ecount, 0) - ecount).tolist() + [int(ecount.sum())]
+    lo = 0
+    while lo < S:
+        base = ends[lo - 1] if lo else 0
+        hi = max(lo + 1, int(np.searchsorted(ends, base + chunk_candidates, side="right")))
+        hi = min(hi, S)
+        c = coll[cstarts[lo]:cstarts[hi]]
+        r1 = crow[cstarts[lo]:cstarts[hi]] - lo
+        idx = _ranges(graph.coll_indptr.index_select(0, c), graph.coll_indptr.index_select(0, c + 1))
+        rows = torch.repeat_interleave(r1, tab.colls.degree.index_select(0, c))
+        items = graph.coll_indices.index_select(0, idx)
+        keep = torch.nonzero(items != seeds[lo:hi].index_select(0, rows)).squeeze(1)
+        rows, items, _ = _count(rows.index_select(0, keep), items.index_select(0, keep), hi - lo, graph.num_items)
+        # A random priority per distinct candidate; the T smallest per row are a uniform sample
+        # without replacement. Sorting by row + priority (priority in [0, 1)) orders both at once.
+        prio = torch.rand(rows.numel(), dtype=torch.float64, device=dev, generator=gen)
+        order = torch.sort(rows.to(torch.float64) + prio).indices
+        rows, items = rows.index_select(0, order), items.index_select(0, order)
+        per_row = torch.bincount(rows, minlength=hi - lo)
+        pos = torch.arange(rows.numel(), device=dev) - (torch.cumsum(per_row, 0) - per_row).index_select(0, rows)
+        sel = torch.nonzero(pos < T).squeeze(1)
+        flat = (rows * T + pos).index_select(0, sel)
+        ids[lo:hi].view(-1).index_copy_(0, flat, items.index_select(0, sel))
+        mask[lo:hi].view(-1).index_fill_(0, flat, True)
+        lo = hi
+    k = mask.sum(1, keepdim=True)
+    weights = torch.where(mask, 1.0 / k.clamp_min(1).to(torch.float32), weights)
+    return Neighborhoods(seeds=seeds, ids=ids, weights=weights, mask=mask)
+
+
+# ====================================================================== personalized PageRank
+class _Transitions:
+    """The item → collection → item chain as two sparse CSR matrices (transposed, for ``A @ X``).
+
+    ``to_colls`` [C, I]: entry (c, i) = P(i → c) = w(i, c) / Σ_c' w(i, c').
+    ``to_items`` [I, C]: entry (j, c) = P(c → j) = w(j, c) / Σ_j' w(j', c).
+    For a column-stacked batch of item distributions X [I, Q], one traversal is
+    ``to_items @ (to_colls @ X)``.
+    """
+
+    def __init__(self, g: BipartiteGraph, weighted: bool):
+        dev = g.device
+        E = g.num_edges
+        iw = g.item_weights if weighted else torch.ones(E, dtype=torch.float32, device=dev)
+        cw = g.coll_weights if weighted else torch.ones(E, dtype=torch.float32, device=dev)
+        assert iw is not None and cw is not None
+        item_tot = torch.zeros(g.num_items, dtype=torch.float64, device=dev).index_add_(
+            0, torch.repeat_interleave(torch.arange(g.num_items, device=dev), g.item_degrees), iw.double())
+        coll_tot = torch.zeros(g.num_collections, dtype=torch.float64, device=dev).index_add_(
+            0, torch.repeat_interleave(torch.arange(g.num_collections, device=dev), g.collection_degrees), cw.double())
+        v1 = (cw.double() / item_tot.index_select(0, g.coll_indices).clamp_min(1e-300)).float()
+        v2 = (iw.double() / coll_tot.index_select(0, g.item_indices).clamp_min(1e-300)).float()
+        with warnings.catch_warnings():  # "sparse CSR support is in beta": a notebook should not show it
+            warnings.simplefilter("ignore", UserWarning)
+            # the graph's CSR arrays were validated when it was built: skip torch's invariant checks
+            self.to_colls = torch.sparse_csr_tensor(g.coll_indptr, g.coll_indices, v1,
+                                                    (g.num_collections, g.num_items), check_invariants=False)
+            self.to_items = torch.sparse_csr_tensor(g.item_indptr, g.item_indices, v2,
+                                                    (g.num_items, g.num_collections), check_invariants=False)
+
+    def step(self, x: torch.Tensor) -> torch.Tensor:
+        return self.to_items @ (self.to_colls @ x)
+
+
+def personalized_pagerank(graph: BipartiteGraph, queries: Any, *, restart_prob: float = 0.5,
+                          num_iterations: int | None = None, tol: float = 1e-7, weighted: bool | None = None,
+                          ) -> torch.Tensor:
+    """Exact PPR of every item for each query, by power iteration: FloatTensor [Q, num_items].
+
+    .. math:: \\pi_q = \\alpha\\, e_q + (1-\\alpha)\\, \\pi_q P, \\qquad P = P_{I\\to C} P_{C\\to I}
+
+    with restart probability α = ``restart_prob`` and P one item → collection → item traversal.
+    Starting from π⁰ = α e_q, iteration K gives α Σ_{t ≤ K} (1−α)ᵗ e_q Pᵗ: with
+    ``num_iterations=K`` this is exactly the truncated sum that walks of at most K traversals
+    estimate; with ``None`` it iterates until the largest change is below ``tol``. Mass that reaches
+    an item with no collections is lost (such items have no outgoing step), so rows may sum to < 1.
+
+    Batched over all queries with two sparse matmuls per iteration; memory is Q × num_items floats,
+    so for large graphs call :func:`ppr_rank`, which chunks the queries.
+    """
+    alpha = _check_prob("restart_prob", restart_prob)
+    if alpha == 0.0:
+        raise ValueError("restart_prob must be > 0 for personalized PageRank to converge")
+    if num_iterations is not None:
+        num_iterations = _check_positive_int("num_iterations", num_iterations)
+    queries = _check_items(graph, queries, "queries")
+    P = _transitions(graph, _use_weights(graph, weighted))
+    Q = queries.numel()
+    e = torch.zeros(graph.num_items, Q, dtype=torch.float32, device=graph.device)
+    e[queries, torch.arange(Q, device=graph.device)] = alpha
+    x = e.clone()
+    max_iter = num_iterations if num_iterations is not None else 10_000
+    for _ in range(max_iter):
+        nxt = e + (1.0 - alpha) * P.step(x)
+        done = num_iterations is None and float((nxt - x).abs().max()) < tol if Q else True
+        x = nxt
+        if done:
+            break
+    return x.T.contiguous()
+
+
+_TRANSITIONS: "weakref.WeakKeyDictionary[BipartiteGraph, dict[bool, _Transitions]]" = weakref.WeakKeyDictionary()
+
+
+def _transitions(graph: BipartiteGraph, weighted: bool) -> _Transitions:
+    d = _TRANSITIONS.setdefault(graph, {})
+    if weighted not in d:
+        d[weighted] = _Transitions(graph, weighted)
+    return d[weighted]
+
+
+def monte_carlo_ppr(graph: BipartiteGraph, queries: Any, *, restart_prob: float = 0.5, num_walks: int = 1000,
+                    max_traversals: int = 30, weighted: bool | None = None,
+                    generator: torch.Generator | int | None = None) -> torch.Tensor:
+    """PPR estimated from walks: FloatTensor [Q, num_items], unbiased up to the length cap.
+
+    Each walk stops with probability α = ``restart_prob`` after every traversal. A walk of this kind
+    visits item v at step t with probability (1−α)^(t−1) (eᵩPᵗ)_v, so
+    ``π̂_v = α[v = q] + α(1−α) · visits_v / num_walks`` estimates π_v (the seed's own returns are
+    counted). ``max_traversals`` truncates exactly like ``num_iterations`` of the exact version.
+    """
+    alpha = _check_prob("restart_prob", restart_prob)
+    if alpha == 0.0:
+        raise ValueError("restart_prob must be > 0 for personalized PageRank to converge")
+    queries = _check_items(graph, queries, "queries")
+    v = visit_counts(graph, queries, num_walks=num_walks, num_traversals=max_traversals, termination_prob=alpha,
+                     include_seed=True, weighted=weighted, generator=generator)
+    Q = queries.numel()
+    out = torch.zeros(Q, graph.num_items, dtype=torch.float32, device=graph.device)
+    out[v.rows, v.items] = v.counts.to(torch.float32) * (alpha * (1.0 - alpha) / v.num_walks)
+    out[torch.arange(Q, device=graph.device), queries] += alpha
+    return out
+
+
+def ppr_rank(graph: BipartiteGraph, queries: Any, k: int | None = None, *, method: str = "exact",
+             restart_prob: float = 0.5, num_iterations: int | None = None, num_walks: int = 1000,
+             max_traversals: int = 30, exclude_query: bool = True, weighted: bool | None = None,
+             chunk_size: int | None = None, generator: torch.Generator | int | None = None) -> PPRRanking:
+    """For each query, the ``k`` items with the highest PPR score, best first — the ranking that the
+    hard negatives of §3.3 are drawn from (the paper's rank band 2000–5000).
+
+    ``k=None`` ranks up to ``min(num_items, 5000)`` items. ``method`` is ``"exact"`` (power
+    iteration, see :func:`personalized_pagerank`) or ``"monte_carlo"`` (:func:`monte_carlo_ppr`).
+    Queries are processed in chunks of ``chunk_size`` (default: about 2²⁵ floats of state), so
+    memory stays bounded on million-item graphs.
+    """
+    if method not in ("exact", "monte_carlo"):
+        raise ValueError(f"method must be 'exact' or 'monte_carlo', got {method!r}")
+    queries = _check_items(graph, queries, "queries")
+    k = min(graph.num_items, 5000) if k is None else _check_positive_int("k", k)
+    if chunk_size is None:
+        chunk_size = max(1, min(1024, (1 << 25) // max(graph.num_items, 1)))
+    chunk_size = _check_positive_int("chunk_size", chunk_size)
+    gen = _generator(generator, graph.device) if method == "monte_carlo" else None
+    Q, dev = queries.numel(), graph.device
+    ids = torch.full((Q, k), -1, dtype=torch.long, device=dev)
+    scores = torch.zeros((Q, k), dtype=torch.float32, device=dev)
+    mask = torch.zeros((Q, k), dtype=torch.bool, device=dev)
+    for lo in range(0, Q, chunk_size):
+        q = queries[lo:lo + chunk_size]
+        if method == "exact":
+            pi = personalized_pagerank(graph, q, restart_prob=restart_prob, num_iterations=num_iterations,
+                                       weighted=weighted)
+        else:
+            pi = monte_carlo_ppr(graph, q, restart_prob=restart_prob, num_walks=num_walks,
+                                 max_traversals=max_traversals, weighted=weighted, generator=gen)
+        if exclude_query:
+            pi[torch.arange(q.numel(), device=dev), q] = 0.0
+        rows, items = torch.nonzero(pi > 0, as_tuple=True)
+        i_, s_, m_ = _top_per_row(rows, items, pi[rows, items], q.numel(), k)
+        ids[lo:lo + chunk_size], scores[lo:lo + chunk_size], mask[lo:lo + chunk_size] = i_, s_, m_
+    return PPRRanking(queries=queries, ids=ids, scores=scores, mask=mask)
+
+
+# ====================================================================== the Pixie baseline
+def _pixie(graph: BipartiteGraph, set_index: torch.Tensor, items: torch.Tensor, weights: torch.Tensor,
+           num_sets: int, k: int, *, num_steps: int, termination_prob: float, max_traversals: int,
+           stop_items: int | None, stop_visits: int, boost: bool, exclude_queries: bool, num_rounds: int,
+           weighted: bool, generator: torch.Generator) -> PixieResult:
+    """Shared core of :func:`pixie_recommend` and :func:`pixie_recommend_batch` (see there)."""
+    dev, N = graph.device, graph.num_items
+    Tq = items.numel()  # query pins over all sets
+    # Step budget per query pin (Pixie): N_q ∝ w_q · s_q with s_q = d_q (C − log d_q), which grows with
+    # the pin's degree but sublinearly; C = 1 + log(max item degree) keeps s_q > 0.
+    deg = _tables(graph).items.degree.index_select(0, items).to(torch.float64)
+    C = 1.0 + math.log(max(int(graph.item_degrees.max()) if N else 1, 1))
+    s = deg * (C - torch.log(deg.clamp_min(1.0)))
+    share = weights.double() * s
+    set_total = torch.zeros(num_sets, dtype=torch.float64, device=dev).index_add_(0, set_index, share)
+    budget = torch.where(set_total.index_select(0, set_index) > 0,
+                         num_steps * share / set_total.index_select(0, set_index).clamp_min(1e-300),
+                         torch.zeros((), dtype=torch.float64, device=dev))
+    # walks per round: expected walk length is 1 / termination_prob traversals
+    per_round = torch.ceil(budget * termination_prob / num_rounds).to(torch.long)
+    used = torch.zeros(Tq, dtype=torch.long, device=dev)
+    active = (per_round > 0) & (deg > 0)
+    early = torch.zeros(Tq, dtype=torch.bool, device=dev)
+    acc_rows = torch.zeros(0, dtype=torch.long, device=dev)
+    acc_items = torch.zeros(0, dtype=torch.long, device=dev)
+    acc_counts = torch.zeros(0, dtype=torch.long, device=dev)
+    for _ in range(num_rounds):
+        act = torch.nonzero(active & (used.double() < budget)).squeeze(1)
+        if act.numel() == 0:
+            break
+        nw = per_round.index_select(0, act)
+        walk_q = torch.repeat_interleave(act, nw)
+        steps = _walk(graph, items.index_select(0, walk_q), num_traversals=max_traversals,
+                      termination_prob=termination_prob, restart_prob=0.0, weighted=weighted, generator=generator)
+        if not steps:
+            break
+        w = torch.cat([x for x, _, _ in steps])
+        reached = torch.cat([x for _, _, x in steps])
+        q_of = walk_q.index_select(0, w)
+        used += torch.bincount(q_of, minlength=Tq)
+        rows = torch.cat([acc_rows, q_of])
+        its = torch.cat([acc_items, reached])
+        vals = torch.cat([acc_counts, torch.ones(q_of.numel(), dtype=torch.long, device=dev)])
+        acc_rows, acc_items, acc_counts = _count(rows, its, Tq, N, vals)
+        if stop_items is not None:
+            # Early stopping: a query pin stops once stop_items items have ≥ stop_visits visits.
+            hot = torch.bincount(acc_rows[acc_counts >= stop_visits], minlength=Tq)
+            newly = (hot >= stop_items) & active
+            early |= newly
+            active &= ~newly
+    # Multi-hit boosting: an item reached from several query pins scores (Σ_q √V_q)², which favours
+    # items related to many of the pins over items very close to just one.
+    set_rows = set_index.index_select(0, acc_rows)
+    contrib = acc_counts.to(torch.float64).sqrt() if boost else acc_counts.to(torch.float64)
+    r, it, score = _count(set_rows, acc_items, num_sets, N, contrib)
+    _, _, visits = _count(set_rows, acc_items, num_sets, N, acc_counts)
+    if boost:
+        score = score.square()
+    if exclude_queries:
+        qkey = set_index * N + items
+        drop = torch.isin(r * N + it, qkey)
+        keep = torch.nonzero(~drop).squeeze(1)
+        r, it, score, visits = (t.index_select(0, keep) for t in (r, it, score, visits))
+    ids, top_scores, mask = _top_per_row(r, it, score.to(torch.float32), num_sets, k)
+    # visits of the chosen items: look them up by (set, item) key
+    keys = r * N + it
+    want = torch.arange(num_sets, device=dev).unsqueeze(1) * N + ids.clamp_min(0)
+    pos = torch.searchsorted(keys, want).clamp_max(max(keys.numel() - 1, 0))
+    vis = torch.where(mask, visits[pos] if keys.numel() else torch.zeros_like(ids), 0)
+    set_steps = torch.zeros(num_sets, dtype=torch.long, device=dev).index_add_(0, set_index, used)
+    set_early = torch.zeros(num_sets, dtype=torch.long, device=dev).index_add_(0, set_index, early.long()) > 0
+    return PixieResult(ids=ids, scores=top_scores, visits=vis, mask=mask, steps=set_steps, stopped_early=set_early)
+
+
+def _pixie_args(k: Any, num_steps: Any, termination_prob: Any, max_traversals: Any, stop_items: Any,
+                stop_visits: Any, num_rounds: Any) -> tuple:
+    return (_check_positive_int("k", k), _check_positive_int("num_steps", num_steps),
+            _check_prob("termination_prob", termination_prob), _check_positive_int("max_traversals", max_traversals),
+            None if stop_items is None else _check_positive_int("stop_items", stop_items),
+            _check_positive_int("stop_visits", stop_visits), _check_positive_int("num_rounds", num_rounds))
+
+
+def pixie_recommend(graph: BipartiteGraph, query: Any, k: int = 10, *, query_weights: Sequence[float] | None = None,
+                    num_steps: int = 20_000, termination_prob: float = 0.5, max_traversals: int = 20,
+                    stop_items: int | None = 2000, stop_visits: int = 4, boost: bool = True,
+                    exclude_queries: bool = True, num_rounds: int = 8, weighted: bool | None = None,
+                    generator: torch.Generator | int | None = None) -> PixieResult:
+    """Pixie (Eksombatchai et al., 2018): recommend the items most visited by walks from the query.
+
+    ``query`` is one item id or a set of ids (a user's recent items), optionally weighted by
+    ``query_weights``. Each query item gets a share of the ``num_steps`` traversal budget in
+    proportion to w_q · d_q (C − log d_q). Walks have geometric length (stop with
+    ``termination_prob`` after each traversal, capped at ``max_traversals``) and run in
+    ``num_rounds`` rounds; a query item stops early once ``stop_items`` items have at least
+    ``stop_visits`` visits (Pixie's n_p = 2000, n_v = 4; ``None`` disables). With several query items,
+    ``boost`` scores an item by (Σ_q √V_q)². Returns a :class:`PixieResult` with one row.
+    """
+    k, num_steps, termination_prob, max_traversals, stop_items, stop_visits, num_rounds = _pixie_args(
+        k, num_steps, termination_prob, max_traversals, stop_items, stop_visits, num_rounds)
+    items = _check_items(graph, query, "query")
+    if items.numel() == 0:
+        raise ValueError("query must hold at least one item id")
+    if query_weights is None:
+        w = torch.ones(items.numel(), dtype=torch.float64, device=graph.device)
+    else:
+        w = torch.as_tensor(np.asarray(query_weights, dtype=np.float64), device=graph.device)
+        if w.shape != items.shape:
+            raise ValueError(f"query_weights must have one weight per query item ({items.numel()}), "
+                             f"got shape {tuple(w.shape)}")
+        if not bool(torch.isfinite(w).all()) or bool((w < 0).any()) or float(w.sum()) <= 0:
+            raise ValueError("query_weights must be finite, non-negative and not all zero")
+    uniq, inv = torch.unique(items, return_inverse=True)  # a repeated query item adds its weights
+    w = torch.zeros(uniq.numel(), dtype=torch.float64, device=graph.device).index_add_(0, inv, w)
+    return _pixie(graph, torch.zeros(uniq.numel(), dtype=torch.long, device=graph.device), uniq, w, 1, k,
+                  num_steps=num_steps, termination_prob=termination_prob, max_traversals=max_traversals,
+                  stop_items=stop_items, stop_visits=stop_visits, boost=boost, exclude_queries=exclude_queries,
+                  num_rounds=num_rounds, weighted=_use_weights(graph, weighted),
+                  generator=_generator(generator, graph.device))
+
+
+def pixie_recommend_batch(graph: BipartiteGraph, queries: Any, k: int = 10, *, num_steps: int = 20_000,
+                          termination_prob: float = 0.5, max_traversals: int = 20, stop_items: int | None = 2000,
+                          stop_visits: int = 4, exclude_queries: bool = True, num_rounds: int = 8,
+                          weighted: bool | None = None, generator: torch.Generator | int | None = None,
+                          ) -> PixieResult:
+    """Pixie for many single-item queries at once (row ``b`` answers ``queries[b]``), all walks vectorised.
+
+    The evaluation's graph-only baseline. Same parameters as :func:`pixie_recommend`.
+    """
+    k, num_steps, termination_prob, max_traversals, stop_items, stop_visits, num_rounds = _pixie_args(
+        k, num_steps, termination_prob, max_traversals, stop_items, stop_visits, num_rounds)
+    items = _check_items(graph, queries, "queries")
+    B = items.numel()
+    return _pixie(graph, torch.arange(B, device=graph.device), items,
+                  torch.ones(B, dtype=torch.float64, device=graph.device), B, k, num_steps=num_steps,
+                  termination_prob=termination_prob, max_traversals=max_traversals, stop_items=stop_items,
+                  stop_visits=stop_visits, boost=False, exclude_queries=exclude_queries, num_rounds=num_rounds,
+                  weighted=_use_weights(graph, weighted), generator=_generator(generator, graph.device))
