@@ -2,7 +2,8 @@
 
 Modules are named after the paper's ideas (see ARCHITECTURE in the README):
 ``graph`` (§3.1 the pins–boards graph), ``data`` (§4.1 datasets, splits, related pairs),
-``features`` (§4.1 item features), ``viz`` (figures for the notebooks), ``exercises`` (checkers).
+``features`` (§4.1 item features), ``walks`` (§3.2 importance neighbourhoods, PPR, Pixie),
+``viz`` (figures for the notebooks), ``widgets`` (explorers), ``exercises`` (checkers).
 """
 
 from .data import (
@@ -22,6 +23,14 @@ from .data import (
 from .features import ItemFeatures, item_features
 from .graph import BipartiteGraph, GraphError
 from .utils import seed_everything
+from .walks import (
+    Neighborhoods,
+    importance_neighborhoods,
+    pixie_recommend,
+    ppr_rank,
+    random_walks,
+    uniform_neighborhoods,
+)
 
 __version__ = "0.1.0"
 
@@ -41,6 +50,12 @@ __all__ = [
     "load_interactions_csv",
     "load_movielens",
     "seed_everything",
+    "Neighborhoods",
+    "importance_neighborhoods",
+    "uniform_neighborhoods",
+    "random_walks",
+    "ppr_rank",
+    "pixie_recommend",
     "split_interactions",
     "synthetic_pins_boards",
 ]

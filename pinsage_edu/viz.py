@@ -1,4 +1,4 @@
-"""Figures for the notebooks: degree distributions, neighbourhood drawings, the synthetic topics.
+"""Figures for the notebooks: degrees, neighbourhood drawings, synthetic topics, random walks and PPR.
 
 Every function returns a matplotlib ``Figure`` (and draws nothing global), so a notebook cell can
 show it and a test can check it without a screen.
@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 
 from .data import Dataset
 from .graph import BipartiteGraph
+from .walks import Walks
 
 __all__ = [
     "degree_histogram",
@@ -25,6 +26,9 @@ __all__ = [
     "draw_two_hop",
     "draw_pins_boards",
     "plot_topic_structure",
+    "draw_walks",
+    "plot_visit_counts",
+    "plot_ppr_convergence",
 ]
 
 ITEM_COLOR = "#d62728"  # pins: Pinterest red
@@ -193,5 +197,113 @@ def plot_topic_structure(dataset: Dataset, *, figsize: tuple[float, float] = (14
         xy = (v @ vt[:2].T).numpy()
         ax.scatter(xy[:, 0], xy[:, 1], c=topic[sample].numpy(), cmap="tab20", s=4)
         ax.set(title=f'"{name}" view, PCA, coloured by topic', xticks=[], yticks=[])
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------- §3.2 random walks
+WALK_COLORS = ("#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")
+
+
+def draw_walks(walks: Walks, titles: Sequence[str], collection_names: Sequence[str] | None = None, *,
+               max_walks: int = 5, seed: int = 0, figsize: tuple[float, float] = (12, 7)) -> Figure:
+    """Draw the first ``max_walks`` walks of a :class:`~pinsage_edu.walks.Walks` as paths on one picture.
+
+    Items are red circles (the seed large), collections blue squares; each walk's hops are drawn in
+    its own colour with the traversal number on the edge, so a student can follow item → collection →
+    item and see where walks meet. Meant for walks without restarts (a restart's jump back to the
+    seed is not in the trace).
+    """
+    items, colls = walks.items[:max_walks].cpu().tolist(), walks.collections[:max_walks].cpu().tolist()
+    G = nx.MultiGraph()
+    seed_item = items[0][0] if items else None
+    hops: list[tuple[tuple, tuple, int, int]] = []  # (from, to, walk, traversal)
+    for w, (its, cs) in enumerate(zip(items, colls)):
+        cur = ("i", its[0])
+        G.add_node(cur, kind="item")
+        for t, c in enumerate(cs):
+            if c < 0:
+                break
+            nxt_c, nxt_i = ("c", c), ("i", its[t + 1])
+            G.add_node(nxt_c, kind="collection")
+            G.add_node(nxt_i, kind="item")
+            hops += [(cur, nxt_c, w, t + 1), (nxt_c, nxt_i, w, t + 1)]
+            G.add_edge(cur, nxt_c)
+            G.add_edge(nxt_c, nxt_i)
+            cur = nxt_i
+    pos = nx.spring_layout(nx.Graph(G), seed=seed, k=1.5 / max(np.sqrt(G.number_of_nodes()), 1))
+    fig, ax = plt.subplots(figsize=figsize)
+    for a, b, w, t in hops:
+        (x0, y0), (x1, y1) = pos[a], pos[b]
+        off = 0.012 * (w - (max_walks - 1) / 2)  # parallel walks side by side
+        ax.annotate("", xy=(x1 + off, y1 + off), xytext=(x0 + off, y0 + off),
+                    arrowprops=dict(arrowstyle="-|>", color=WALK_COLORS[w % len(WALK_COLORS)], lw=1.6, alpha=0.8))
+    item_nodes = [n for n, d in G.nodes(data=True) if d["kind"] == "item"]
+    coll_nodes = [n for n, d in G.nodes(data=True) if d["kind"] == "collection"]
+    nx.draw_networkx_nodes(G, pos, nodelist=coll_nodes, node_shape="s", node_color=COLLECTION_COLOR, node_size=140,
+                           ax=ax)
+    nx.draw_networkx_nodes(G, pos, nodelist=item_nodes, node_color=ITEM_COLOR, ax=ax,
+                           node_size=[650 if n == ("i", seed_item) else 110 for n in item_nodes])
+    nx.draw_networkx_labels(G, pos, {n: _short(titles[n[1]]) for n in item_nodes}, font_size=7, ax=ax,
+                            verticalalignment="bottom")
+    if collection_names is not None:
+        nx.draw_networkx_labels(G, {n: (x, y - 0.03) for n, (x, y) in pos.items()},
+                                {n: collection_names[n[1]] for n in coll_nodes}, font_size=7,
+                                font_color=COLLECTION_COLOR, ax=ax, verticalalignment="top")
+    handles = [plt.Line2D([], [], color=WALK_COLORS[w % len(WALK_COLORS)], lw=2,
+                          label=f"walk {w + 1}: {sum(c >= 0 for c in colls[w])} traversals")
+               for w in range(len(items))]
+    ax.legend(handles=handles, fontsize=8, loc="lower left")
+    ax.set_title(f"{len(items)} random walks from {titles[seed_item]!r}" if items else "no walks")
+    ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def plot_visit_counts(items: torch.Tensor, counts: torch.Tensor, titles: Sequence[str], num_neighbors: int, *,
+                      show: int | None = None, ax=None, title: str | None = None) -> Figure:
+    """Bar chart of visit counts, most visited first, with the top-T cut and the weights α it keeps.
+
+    ``items``/``counts`` as returned by :meth:`VisitCounts.of`. Bars left of the dashed line are the
+    neighbourhood; each is labelled with its importance weight α = count / (sum of kept counts).
+    """
+    show = min(items.numel(), show if show is not None else max(2 * num_neighbors, 20))
+    it, c = items[:show].cpu(), counts[:show].cpu().float()
+    kept = c[:num_neighbors]
+    alpha = kept / kept.sum().clamp_min(1e-12)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(12, 4.5))
+    else:
+        fig = ax.figure
+    colors = [ITEM_COLOR if r < num_neighbors else "#bbbbbb" for r in range(show)]
+    ax.bar(range(show), c.numpy(), color=colors)
+    if show > num_neighbors:
+        ax.axvline(num_neighbors - 0.5, color="k", ls="--", lw=1)
+        ax.text(num_neighbors - 0.4, float(c.max()) * 0.95, f"top-T cut (T = {num_neighbors})", fontsize=8)
+    for r in range(min(num_neighbors, show)):
+        ax.text(r, float(c[r]), f"{alpha[r]:.2f}", ha="center", va="bottom", fontsize=6, rotation=90)
+    ax.set_xticks(range(show))
+    ax.set_xticklabels([_short(titles[i], 22).replace("\n", " ")[:26] for i in it.tolist()], rotation=90, fontsize=6)
+    ax.set_ylabel("visits")
+    ax.set_title(title or "visit counts (bars kept in the neighbourhood are red, labelled with α)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_ppr_convergence(num_walks: Sequence[int], distances: Sequence[float], overlaps: Sequence[float], *,
+                         figsize: tuple[float, float] = (11, 4)) -> Figure:
+    """Left: L1 distance between walk frequencies and exact PPR against the number of walks (log–log,
+    with the 1/√walks slope for reference). Right: share of the exact top-T found by the walks."""
+    fig, axes = plt.subplots(1, 2, figsize=figsize)
+    n = np.asarray(num_walks, dtype=float)
+    axes[0].loglog(n, distances, "o-", label="walk frequencies vs exact PPR")
+    axes[0].loglog(n, distances[0] * np.sqrt(n[0] / n), "k:", label=r"$\propto 1/\sqrt{\mathrm{walks}}$")
+    axes[0].set(xlabel="walks per seed", ylabel="L1 distance", title="Monte-Carlo error shrinks like 1/√walks")
+    axes[0].legend(fontsize=8)
+    axes[1].semilogx(n, overlaps, "o-")
+    axes[1].set(xlabel="walks per seed", ylabel="share of exact top-T found", ylim=(0, 1.05),
+                title="the top-T neighbourhood settles early")
+    for ax in axes:
+        ax.grid(True, alpha=0.3)
     fig.tight_layout()
     return fig

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
@@ -76,14 +77,18 @@ def test_student_copies_hide_solutions_and_clear_outputs(tmp_path):
                 assert c.outputs == [] and c.execution_count is None
 
 
-def test_student_copy_of_the_exercise_notebook_still_runs(tmp_path):
+@pytest.mark.parametrize("name, checker", [
+    ("01_problem_setup", "check_indptr"),
+    ("02_importance_neighborhoods", "check_top_t"),
+])
+def test_student_copy_of_an_exercise_notebook_still_runs(tmp_path, name, checker):
     from nbconvert.preprocessors import ExecutePreprocessor
 
     nbtools.student(tmp_path)
-    nb = nbformat.read(tmp_path / "01_problem_setup.ipynb", as_version=4)
+    nb = nbformat.read(tmp_path / f"{name}.ipynb", as_version=4)
     ExecutePreprocessor(timeout=600, kernel_name="python3").preprocess(nb, {"metadata": {"path": str(tmp_path)}})
     texts = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
-    assert "check_indptr: not attempted yet" in texts
+    assert f"{checker}: not attempted yet" in texts
 
 
 def test_main_job_prints_a_summary_of_a_dataset():

@@ -98,3 +98,79 @@ def test_render_two_hop_names_an_unknown_title():
     ds = load_dataset("synthetic", num_pins=500, num_boards=60, num_edges=4000, seed=2)
     with pytest.raises(KeyError, match="no item title contains 'zebra'"):
         widgets.render_two_hop(ds, ds.graph(), "zebra")
+
+
+# ---------------------------------------------------------------------------- notebook 02: walks
+def _top_t_solution(items, counts, T):
+    by_id = torch.argsort(items)
+    items, counts = items[by_id], counts[by_id]
+    keep = torch.sort(-counts, stable=True).indices[:T]
+    ids, w = torch.full((T,), -1), torch.zeros(T)
+    ids[: keep.numel()] = items[keep]
+    w[: keep.numel()] = counts[keep].float() / counts[keep].sum().clamp_min(1)
+    return ids, w
+
+
+def test_draw_walks_draws_each_walk_with_its_length(small):
+    from pinsage_edu.walks import random_walks
+
+    walks = random_walks(small, [3], num_walks=3, num_traversals=2, termination_prob=0.0, generator=0)
+    fig = viz.draw_walks(walks, [f"item {i}" for i in range(5)], [f"board {c}" for c in range(3)])
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["walk 1: 2 traversals", "walk 2: 2 traversals", "walk 3: 2 traversals"]
+    assert "3 random walks from 'item 3'" in fig.axes[0].get_title()
+
+
+def test_visit_count_chart_marks_the_top_t_cut():
+    items, counts = torch.tensor([4, 2, 7, 1, 0]), torch.tensor([9, 6, 3, 2, 1])
+    fig = viz.plot_visit_counts(items, counts, [f"movie {i}" for i in range(8)], 2)
+    ax = fig.axes[0]
+    bars = ax.patches
+    assert len(bars) == 5 and [b.get_height() for b in bars] == [9, 6, 3, 2, 1]
+    alphas = [t.get_text() for t in ax.texts if t.get_text().startswith("0.")]
+    assert alphas == ["0.60", "0.40"]  # α over the kept two: 9/15, 6/15
+    assert any("T = 2" in t.get_text() for t in ax.texts)
+
+
+def test_ppr_convergence_figure_has_both_panels():
+    fig = viz.plot_ppr_convergence([10, 100, 1000], [1.0, 0.4, 0.1], [0.2, 0.6, 0.9])
+    assert len(fig.axes) == 2 and fig.axes[0].get_xscale() == "log"
+
+
+def test_check_top_t_accepts_a_right_answer(capsys):
+    exercises.check_top_t(_top_t_solution)
+    assert "check_top_t: correct on 4 cases" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda i, c, T: (_top_t_solution(i, c, T)[0][: T - 1], _top_t_solution(i, c, T)[1][: T - 1]), "pad with id -1"),
+    (lambda i, c, T: (_top_t_solution(i, c, T)[0].flip(0), _top_t_solution(i, c, T)[1].flip(0)), "wrong order"),
+    (lambda i, c, T: (_top_t_solution(i, c, T)[0], _top_t_solution(i, c, T)[1] * 0.5), "sum of the kept counts"),
+    (lambda i, c, T: (torch.full((T,), 0), torch.zeros(T)), "never invent neighbours"),
+    (lambda i, c, T: [0] * T, "pair of tensors"),
+])
+def test_check_top_t_explains_a_wrong_answer(wrong, hint):
+    with pytest.raises(AssertionError, match=hint):
+        exercises.check_top_t(wrong)
+
+
+def test_check_top_t_reports_an_unattempted_exercise(capsys):
+    def stub(items, counts, T):
+        raise NotImplementedError
+
+    exercises.check_top_t(stub)
+    assert "not attempted" in capsys.readouterr().out
+
+
+def test_render_neighborhood_lists_importance_and_uniform_neighbours(ml_small, ml_small_split):
+    from pinsage_edu import widgets
+
+    ds = ml_small
+    fig, caption = widgets.render_neighborhood(ds, ml_small_split.graph, "Toy Story (1995)", num_neighbors=4,
+                                               num_walks=500)
+    lines = caption.splitlines()
+    assert lines[0].startswith("Toy Story (1995) — importance neighbours") and len(lines) == 5
+    assert all(" | " in line for line in lines[1:])
+    assert isinstance(fig, Figure) and "500 walks" in fig.axes[0].get_title()
+    with pytest.raises(KeyError, match="no item title contains 'zzzz'"):
+        widgets.render_neighborhood(ds, ml_small_split.graph, "zzzz")

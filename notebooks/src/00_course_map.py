@@ -47,7 +47,7 @@ assert SIZE in ("classroom", "full")
 # | notebook | paper | what you will see |
 # |---|---|---|
 # | [01 · Problem setup](01_problem_setup.ipynb) | §3.1 | the pins–boards graph; MovieLens and goodbooks as pins and boards; degree distributions; one movie's two-hop neighbourhood; a synthetic graph whose topics we know |
-# | 02 · Importance-based neighbourhoods | §3.2 | random walks, visit counts, the top-T neighbourhood and its weights; convergence to personalized PageRank; Pixie |
+# | [02 · Importance-based neighbourhoods](02_importance_neighborhoods.ipynb) | §3.2 | random walks, visit counts, the top-T neighbourhood and its weights; importance vs uniform neighbours; convergence to personalized PageRank; Pixie |
 # | 03 · CONVOLVE | §3.2, Alg. 1 | the convolution by hand on a tiny graph; importance, mean and max pooling |
 # | 04 · Minibatches | §3.2, Alg. 2 | layered node sets for a batch, re-indexing, how sizes grow with K and T |
 # | 05 · Max-margin loss | §3.3 | the hinge, its margin, the share of active hinges during training |
