@@ -21,6 +21,7 @@ Figures (median over the timed batches, after warm-up):
 * ``random_walks_traces_steps_per_s`` — :func:`random_walks`, which also materialises the traces.
 * ``uniform_neighborhoods_per_s`` — the GraphSAGE-style sampler, for comparison.
 * ``ppr_exact_queries_per_s`` — exact personalized PageRank (power iteration) per query.
+* ``ppr_monte_carlo_queries_per_s`` — ``ppr_rank(method="monte_carlo")``, 1000 walks per query.
 * ``pixie_queries_per_s`` — the Pixie baseline, batched single-item queries (20k-step budget).
 * ``peak_rss_gib`` / ``peak_cuda_gib`` — memory high-water marks.
 """
@@ -118,6 +119,10 @@ def bench_graph(size: str, a: argparse.Namespace, device: torch.device) -> None:
     secs = median_seconds(lambda i: W.ppr_rank(graph, q, 100, restart_prob=a.termination, num_iterations=20), 2, 1,
                           device)
     emit("ppr_exact_queries_per_s", q.numel() / secs, queries=q.numel(), iterations=20, k=100, **common)
+    q = seed_batches[0]
+    secs = median_seconds(lambda i: W.ppr_rank(graph, q, 100, method="monte_carlo", restart_prob=a.termination,
+                                               num_walks=1000, generator=gen), 3, 1, device)
+    emit("ppr_monte_carlo_queries_per_s", q.numel() / secs, queries=q.numel(), num_walks=1000, k=100, **common)
 
     q = seed_batches[0][:a.pixie_queries]
     secs = median_seconds(lambda i: W.pixie_recommend_batch(graph, q, 10, num_steps=20_000, generator=gen), 2, 1,

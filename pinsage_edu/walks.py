@@ -689,16 +689,31 @@ def monte_carlo_ppr(graph: BipartiteGraph, queries: Any, *, restart_prob: float 
     counted). ``max_traversals`` truncates exactly like ``num_iterations`` of the exact version.
     """
     alpha = _check_prob("restart_prob", restart_prob)
+    queries = _check_items(graph, queries, "queries")
+    rows, items, values = _monte_carlo_entries(graph, queries, alpha, num_walks, max_traversals, weighted,
+                                               _generator(generator, graph.device), with_query=True)
+    out = torch.zeros(queries.numel(), graph.num_items, dtype=torch.float32, device=graph.device)
+    out[rows, items] = values
+    return out
+
+
+def _monte_carlo_entries(graph: BipartiteGraph, queries: torch.Tensor, alpha: float, num_walks: int,
+                         max_traversals: int, weighted: bool | None, generator: torch.Generator, *,
+                         with_query: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The non-zero entries of :func:`monte_carlo_ppr` as sparse ``(rows, items, scores)`` sorted by
+    (row, item) — no dense [Q, num_items] matrix, so ranking a million-item graph stays cheap."""
     if alpha == 0.0:
         raise ValueError("restart_prob must be > 0 for personalized PageRank to converge")
-    queries = _check_items(graph, queries, "queries")
     v = visit_counts(graph, queries, num_walks=num_walks, num_traversals=max_traversals, termination_prob=alpha,
-                     include_seed=True, weighted=weighted, generator=generator)
-    Q = queries.numel()
-    out = torch.zeros(Q, graph.num_items, dtype=torch.float32, device=graph.device)
-    out[v.rows, v.items] = v.counts.to(torch.float32) * (alpha * (1.0 - alpha) / v.num_walks)
-    out[torch.arange(Q, device=graph.device), queries] += alpha
-    return out
+                     include_seed=with_query, weighted=weighted, generator=generator)
+    rows, items = v.rows, v.items
+    scores = v.counts.to(torch.float32) * (alpha * (1.0 - alpha) / num_walks)
+    if with_query:  # the walk's start: α at the query itself
+        Q = queries.numel()
+        rows, items, scores = _count(torch.cat([rows, torch.arange(Q, device=rows.device)]),
+                                     torch.cat([items, queries]), Q, graph.num_items,
+                                     torch.cat([scores, torch.full((Q,), alpha, device=scores.device)]))
+    return rows, items, scores
 
 
 def ppr_rank(graph: BipartiteGraph, queries: Any, k: int | None = None, *, method: str = "exact",
@@ -715,6 +730,8 @@ def ppr_rank(graph: BipartiteGraph, queries: Any, k: int | None = None, *, metho
     """
     if method not in ("exact", "monte_carlo"):
         raise ValueError(f"method must be 'exact' or 'monte_carlo', got {method!r}")
+    if _check_prob("restart_prob", restart_prob) == 0.0:
+        raise ValueError("restart_prob must be > 0 for personalized PageRank to converge")
     queries = _check_items(graph, queries, "queries")
     k = min(graph.num_items, 5000) if k is None else _check_positive_int("k", k)
     if chunk_size is None:
@@ -730,13 +747,14 @@ def ppr_rank(graph: BipartiteGraph, queries: Any, k: int | None = None, *, metho
         if method == "exact":
             pi = personalized_pagerank(graph, q, restart_prob=restart_prob, num_iterations=num_iterations,
                                        weighted=weighted)
+            if exclude_query:
+                pi[torch.arange(q.numel(), device=dev), q] = 0.0
+            rows, items = torch.nonzero(pi > 0, as_tuple=True)
+            values = pi[rows, items]
         else:
-            pi = monte_carlo_ppr(graph, q, restart_prob=restart_prob, num_walks=num_walks,
-                                 max_traversals=max_traversals, weighted=weighted, generator=gen)
-        if exclude_query:
-            pi[torch.arange(q.numel(), device=dev), q] = 0.0
-        rows, items = torch.nonzero(pi > 0, as_tuple=True)
-        i_, s_, m_ = _top_per_row(rows, items, pi[rows, items], q.numel(), k)
+            rows, items, values = _monte_carlo_entries(graph, q, restart_prob, num_walks, max_traversals, weighted,
+                                                       gen, with_query=not exclude_query)
+        i_, s_, m_ = _top_per_row(rows, items, values, q.numel(), k)
         ids[lo:lo + chunk_size], scores[lo:lo + chunk_size], mask[lo:lo + chunk_size] = i_, s_, m_
     return PPRRanking(queries=queries, ids=ids, scores=scores, mask=mask)
 

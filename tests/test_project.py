@@ -67,12 +67,17 @@ def test_percent_format_parser_reads_cells_tags_and_markdown():
 def test_student_copies_hide_solutions_and_clear_outputs(tmp_path):
     code = "def f(x):\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION\n\ncheck(f)"
     assert nbtools.strip_solutions(code) == "def f(x):\n    raise NotImplementedError  # your code here\n\ncheck(f)"
+    hidden = nbtools.parse("# %%\n" + code)[0]
+    assert hidden.metadata["jupyter"] == {"source_hidden": True}  # solutions are built collapsed
+    committed = [nbformat.read(p, as_version=4) for p in sorted((ROOT / "notebooks").glob("*.ipynb"))]
+    solution_cells = [c for nb in committed for c in nb.cells if "BEGIN SOLUTION" in c.source]
+    assert solution_cells and all(c.metadata.get("jupyter", {}).get("source_hidden") for c in solution_cells)
     written = nbtools.student(tmp_path)
     assert {p.name for p in written} == {p.name for p in (ROOT / "notebooks").glob("*.ipynb")}
     for p in written:
         nb = nbformat.read(p, as_version=4)
         for c in nb.cells:
-            assert "BEGIN SOLUTION" not in c.source
+            assert "BEGIN SOLUTION" not in c.source and "jupyter" not in c.metadata
             if c.cell_type == "code":
                 assert c.outputs == [] and c.execution_count is None
 

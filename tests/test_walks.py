@@ -288,6 +288,11 @@ def test_ppr_rank_is_the_same_in_chunks_and_by_monte_carlo(ml_small_split):
     mc = W.ppr_rank(g, seeds, 20, method="monte_carlo", num_walks=20_000, generator=0)
     for b in range(6):
         assert len(set(mc.ids[b].tolist()) & set(whole.ids[b, :20].tolist())) >= 14
+    # the same estimate as the dense Monte-Carlo matrix, query included when asked
+    dense = W.monte_carlo_ppr(g, seeds, num_walks=20_000, generator=0)
+    kept = W.ppr_rank(g, seeds, 20, method="monte_carlo", num_walks=20_000, exclude_query=False, generator=0)
+    assert torch.equal(kept.ids[:, 0], seeds)  # α = 0.5 at the start: the query ranks first
+    assert torch.allclose(kept.scores, torch.gather(dense, 1, kept.ids.clamp_min(0)) * kept.mask)
 
 
 # ---------------------------------------------------------------------------- Pixie

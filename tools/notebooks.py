@@ -10,8 +10,9 @@ and executed, so students see the classroom figures on GitHub.
     python tools/notebooks.py check               # every .ipynb's cells equal its source (tests call this)
     python tools/notebooks.py student [OUTDIR]    # copies with solutions removed and outputs cleared
 
-Solutions sit between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` lines inside a code cell; the
-student copy replaces them with ``raise NotImplementedError  # your code here``.
+Solutions sit between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` lines inside a code cell; such a
+cell is built collapsed (``jupyter.source_hidden``) so the solution stays out of sight until opened, and
+the student copy replaces the solution with ``raise NotImplementedError  # your code here``.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ def parse(source: str) -> list[nbformat.NotebookNode]:
             cell = nbformat.v4.new_code_cell(text)
         if tags:
             cell.metadata["tags"] = tags
+        if kind == "code" and "### BEGIN SOLUTION" in text:
+            cell.metadata["jupyter"] = {"source_hidden": True}  # JupyterLab shows the solution collapsed
         cells.append(cell)
 
     for line in source.splitlines():
@@ -128,6 +131,7 @@ def student(out: Path) -> list[Path]:
         for c in nb.cells:
             if c.cell_type == "code":
                 c.source = strip_solutions(c.source)
+                c.metadata.pop("jupyter", None)  # the stub is the student's to see
                 c.outputs = []
                 c.execution_count = None
         nbformat.write(nb, out / p.name)
