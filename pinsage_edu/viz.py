@@ -216,7 +216,7 @@ def draw_walks(walks: Walks, titles: Sequence[str], collection_names: Sequence[s
     """
     items, colls = walks.items[:max_walks].cpu().tolist(), walks.collections[:max_walks].cpu().tolist()
     G = nx.MultiGraph()
-    seed_item = items[0][0] if items else None
+    seeds = {its[0] for its in items}
     hops: list[tuple[tuple, tuple, int, int]] = []  # (from, to, walk, traversal)
     for w, (its, cs) in enumerate(zip(items, colls)):
         cur = ("i", its[0])
@@ -235,7 +235,7 @@ def draw_walks(walks: Walks, titles: Sequence[str], collection_names: Sequence[s
     fig, ax = plt.subplots(figsize=figsize)
     for a, b, w, t in hops:
         (x0, y0), (x1, y1) = pos[a], pos[b]
-        off = 0.012 * (w - (max_walks - 1) / 2)  # parallel walks side by side
+        off = 0.012 * (w - (len(items) - 1) / 2)  # parallel walks side by side
         ax.annotate("", xy=(x1 + off, y1 + off), xytext=(x0 + off, y0 + off),
                     arrowprops=dict(arrowstyle="-|>", color=WALK_COLORS[w % len(WALK_COLORS)], lw=1.6, alpha=0.8))
     item_nodes = [n for n, d in G.nodes(data=True) if d["kind"] == "item"]
@@ -243,7 +243,7 @@ def draw_walks(walks: Walks, titles: Sequence[str], collection_names: Sequence[s
     nx.draw_networkx_nodes(G, pos, nodelist=coll_nodes, node_shape="s", node_color=COLLECTION_COLOR, node_size=140,
                            ax=ax)
     nx.draw_networkx_nodes(G, pos, nodelist=item_nodes, node_color=ITEM_COLOR, ax=ax,
-                           node_size=[650 if n == ("i", seed_item) else 110 for n in item_nodes])
+                           node_size=[650 if n[1] in seeds else 110 for n in item_nodes])
     nx.draw_networkx_labels(G, pos, {n: _short(titles[n[1]]) for n in item_nodes}, font_size=7, ax=ax,
                             verticalalignment="bottom")
     if collection_names is not None:
@@ -254,7 +254,12 @@ def draw_walks(walks: Walks, titles: Sequence[str], collection_names: Sequence[s
                           label=f"walk {w + 1}: {sum(c >= 0 for c in colls[w])} traversals")
                for w in range(len(items))]
     ax.legend(handles=handles, fontsize=8, loc="lower left")
-    ax.set_title(f"{len(items)} random walks from {titles[seed_item]!r}" if items else "no walks")
+    if not items:
+        ax.set_title("no walks")
+    elif len(seeds) == 1:
+        ax.set_title(f"{len(items)} random walks from {titles[next(iter(seeds))]!r}")
+    else:
+        ax.set_title(f"{len(items)} random walks from {len(seeds)} seeds (the large nodes)")
     ax.axis("off")
     fig.tight_layout()
     return fig
@@ -294,6 +299,8 @@ def plot_ppr_convergence(num_walks: Sequence[int], distances: Sequence[float], o
                          figsize: tuple[float, float] = (11, 4)) -> Figure:
     """Left: L1 distance between walk frequencies and exact PPR against the number of walks (log–log,
     with the 1/√walks slope for reference). Right: share of the exact top-T found by the walks."""
+    if not len(num_walks) == len(distances) == len(overlaps) or not len(num_walks):
+        raise ValueError("num_walks, distances and overlaps must be non-empty and of the same length")
     fig, axes = plt.subplots(1, 2, figsize=figsize)
     n = np.asarray(num_walks, dtype=float)
     axes[0].loglog(n, distances, "o-", label="walk frequencies vs exact PPR")

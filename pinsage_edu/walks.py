@@ -15,12 +15,15 @@ thing a traversal; a **walk step** in the benchmark is one hop). After each trav
 with probability ``termination_prob``; with ``restart_prob`` it jumps back to its seed before the
 next traversal (Pixie's restart). ``num_traversals`` caps the length.
 
-**Edge weights.** On a weighted graph (``graph.weighted``) the default (``weighted=None``) biases
-each hop by the edge weight: item ``i`` moves to collection ``c`` with probability
-w(i, c) / Σ_c' w(i, c'), and collection ``c`` to item ``j`` with probability w(j, c) / Σ_j' w(j', c).
-Exact PPR uses the same two transition matrices, so both views of "importance" agree. Pass
-``weighted=False`` for uniform hops. Zero-weight edges are never taken unless every edge of a node
-weighs zero (then its last edge is).
+**Edge weights.** Hops are uniform by default, as in the paper and DGL's sampler. With
+``weighted=True`` (on a graph that has weights) each hop is biased by the edge weight: item ``i``
+moves to collection ``c`` with probability w(i, c) / Σ_c' w(i, c'), and collection ``c`` to item
+``j`` with probability w(j, c) / Σ_j' w(j', c); exact PPR then uses the same two transition matrices,
+so both views of "importance" agree. Zero-weight edges are never taken, except that a node whose
+edges all weigh zero steps uniformly. Why not weighted by default: on goodbooks (weight = how many
+readers shelved a book under a name) weighted walks pour through the giant generic shelves
+("to-read", "favorites") and return popular books rather than related ones; uniform walks give
+each shelf a book is on an equal say.
 
 Main entry points: :func:`random_walks` (full traces, for pictures), :func:`visit_counts`,
 :func:`importance_neighborhoods` and :func:`top_neighbors` (the top-T cut),
@@ -132,7 +135,7 @@ class VisitCounts(_TensorFields):
     def of(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         """``(items, counts)`` visited from the ``i``-th seed, most visited first (ties: smaller id first)."""
         if not 0 <= i < self.seeds.numel():
-            raise IndexError(f"seed position {i} out of range 0..{self.seeds.numel() - 1}")
+            raise IndexError(f"seed position {i} out of range: these counts hold {self.seeds.numel()} seeds")
         lo, hi = torch.searchsorted(self.rows, torch.tensor([i, i + 1], device=self.rows.device)).tolist()
         items, counts = self.items[lo:hi], self.counts[lo:hi]
         order = torch.sort(-counts, stable=True).indices
@@ -242,6 +245,8 @@ def _check_items(graph: BipartiteGraph, seeds: Any, name: str = "seeds") -> torc
             arr = arr.astype(np.int64)  # [] has no dtype of its own
         if arr.dtype.kind not in "iub":
             raise ValueError(f"{name} must hold integer item ids, got {arr.dtype} values like {arr.flat[0]!r}")
+        if arr.dtype.kind == "u" and arr.size and int(arr.max()) >= 2**63:
+            raise ValueError(f"{name} holds {int(arr.max())}, which is not an item id (too large)")
         t = torch.as_tensor(arr)
     if t.dtype == torch.bool or t.is_floating_point() or t.is_complex():
         raise ValueError(f"{name} must hold integer item ids, got dtype {t.dtype}")
@@ -265,7 +270,7 @@ def _generator(generator: torch.Generator | int | None, device: torch.device) ->
     None keeps calls reproducible under ``seed_everything`` without every caller threading a seed.
     """
     if isinstance(generator, torch.Generator):
-        if generator.device.type != device.type:
+        if _device_key(generator.device) != _device_key(device):
             raise ValueError(f"generator lives on {generator.device}, the graph on {device}: "
                              "make it with torch.Generator(device=graph.device)")
         return generator
@@ -273,16 +278,26 @@ def _generator(generator: torch.Generator | int | None, device: torch.device) ->
         generator = int(torch.randint(0, 2**62, (), dtype=torch.long))
     if isinstance(generator, bool) or not isinstance(generator, (int, np.integer)):
         raise ValueError(f"generator must be a torch.Generator, an int seed or None, got {generator!r}")
+    if not 0 <= int(generator) < 2**63:
+        raise ValueError(f"generator seed must be in 0..2**63 - 1, got {int(generator)}")
     return torch.Generator(device=device).manual_seed(int(generator))
+
+
+def _device_key(device: torch.device) -> tuple[str, int | None]:
+    """``(type, index)`` with a missing CUDA index read as the current device (``cuda`` == ``cuda:0``)."""
+    if device.type == "cuda" and device.index is None and torch.cuda.is_available():
+        return ("cuda", torch.cuda.current_device())
+    return (device.type, device.index if device.type != "cpu" else None)
 
 
 # ====================================================================== walking
 class _HopTable:
     """One CSR half prepared for sampling: start and degree packed in one int64 (one random gather per hop).
 
-    ``packed[v] = start[v] << shift | degree[v]``. For weighted hops, ``cum`` holds the inclusive
-    running sum of the edge weights over the whole index array (float64) with a leading 0, so a
-    weighted pick is a single ``searchsorted``: edge e of node v is chosen when
+    ``packed[v] = start[v] << shift | degree[v]``. For weighted hops, ``cum`` is the running sum
+    (float64, leading 0) of each edge's probability *within its node* (:func:`_row_probabilities`),
+    so ``cum[start_v] = v`` up to rounding whatever the weights' scale, and a weighted pick is one
+    ``searchsorted``: edge e of node v is chosen when
     ``cum[e] ≤ cum[start_v] + u · (cum[end_v] − cum[start_v]) < cum[e + 1]``.
     """
 
@@ -296,7 +311,7 @@ class _HopTable:
         self.cum = None
         if weights is not None:
             self.cum = torch.zeros(weights.numel() + 1, dtype=torch.float64, device=weights.device)
-            torch.cumsum(weights.to(torch.float64), 0, out=self.cum[1:])
+            torch.cumsum(_row_probabilities(indptr, weights), 0, out=self.cum[1:])
 
     def hop(self, nodes: torch.Tensor, r: torch.Tensor, weighted: bool) -> tuple[torch.Tensor, torch.Tensor]:
         """One neighbour of each node (all nodes have degree ≥ 1); ``r``: 63 random bits per node.
@@ -308,12 +323,27 @@ class _HopTable:
         start, deg = pk >> self.shift, pk & self.mask
         if weighted and self.cum is not None:
             lo, hi = self.cum.index_select(0, start), self.cum.index_select(0, start + deg)
-            u = (r >> 11).to(torch.float64) * (2.0 ** -52)  # 52 random bits in [0, 1)
+            u = (r >> 31).to(torch.float64) * (2.0 ** -32)  # the top 32 random bits, in [0, 1)
             e = torch.searchsorted(self.cum, lo + u * (hi - lo), right=True) - 1
             e = torch.minimum(torch.maximum(e, start), start + deg - 1)
         else:
             e = start + (((r >> 31) * deg) >> 32)
         return self.indices.index_select(0, e), e
+
+
+def _row_probabilities(indptr: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Float64 [E]: each edge's weight divided by its node's total — the probability of taking it.
+
+    A node whose edges all weigh zero steps uniformly (1 / degree): walks and exact PPR share this
+    rule, so they never disagree about where such a node's mass goes.
+    """
+    deg = indptr[1:] - indptr[:-1]
+    row = torch.repeat_interleave(torch.arange(deg.numel(), device=indptr.device), deg)
+    w = weights.to(torch.float64)
+    total = torch.zeros(deg.numel(), dtype=torch.float64, device=w.device).index_add_(0, row, w)
+    t = total.index_select(0, row)
+    uniform = 1.0 / deg.index_select(0, row).clamp_min(1).to(torch.float64)
+    return torch.where(t > 0, w / t.clamp_min(torch.finfo(torch.float64).tiny), uniform)
 
 
 class _Tables:
@@ -334,11 +364,9 @@ def _tables(graph: BipartiteGraph) -> _Tables:
     return t
 
 
-def _use_weights(graph: BipartiteGraph, weighted: bool | None) -> bool:
-    if weighted is None:
-        return graph.weighted
+def _use_weights(graph: BipartiteGraph, weighted: bool) -> bool:
     if not isinstance(weighted, bool):
-        raise ValueError(f"weighted must be True, False or None, got {weighted!r}")
+        raise ValueError(f"weighted must be True or False, got {weighted!r}")
     if weighted and not graph.weighted:
         raise ValueError("weighted=True but the graph has no edge weights")
     return weighted
@@ -394,7 +422,7 @@ def _walk_args(num_walks: int, num_traversals: int, termination_prob: float, res
 
 
 def random_walks(graph: BipartiteGraph, seeds: Any, *, num_walks: int = 10, num_traversals: int = 3,
-                 termination_prob: float = 0.5, restart_prob: float = 0.0, weighted: bool | None = None,
+                 termination_prob: float = 0.5, restart_prob: float = 0.0, weighted: bool = False,
                  generator: torch.Generator | int | None = None) -> Walks:
     """``num_walks`` random walks item → collection → item from each seed, with their full traces.
 
@@ -443,7 +471,7 @@ def _count(rows: torch.Tensor, items: torch.Tensor, num_rows: int, num_items: in
 
 def visit_counts(graph: BipartiteGraph, seeds: Any, *, num_walks: int = 200, num_traversals: int = 3,
                  termination_prob: float = 0.5, restart_prob: float = 0.0, include_seed: bool = False,
-                 weighted: bool | None = None, generator: torch.Generator | int | None = None) -> VisitCounts:
+                 weighted: bool = False, generator: torch.Generator | int | None = None) -> VisitCounts:
     """Visits per item of ``num_walks`` walks from each seed (the seed's own start is never counted).
 
     ``include_seed=False`` also drops the walks' returns to their own seed (the paper's neighbourhood
@@ -468,6 +496,31 @@ def visit_counts(graph: BipartiteGraph, seeds: Any, *, num_walks: int = 200, num
         rows, items = rows.index_select(0, keep), items.index_select(0, keep)
     r, it, c = _count(rows, items, S, graph.num_items)
     return VisitCounts(seeds=seeds, rows=r, items=it, counts=c, num_items=graph.num_items, num_walks=num_walks)
+
+
+def _top_dense(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Top-``k`` positive entries of each row of a dense FloatTensor [R, N], ties to the smaller column.
+
+    One int64 key per entry — the float's bit pattern (order-preserving for non-negative floats) in
+    the high 32 bits, ``N − 1 − column`` in the low 32 — so a single ``topk`` is exact and deterministic.
+    """
+    R, N = scores.shape
+    dev = scores.device
+    kk = min(k, N)
+    ids = torch.full((R, k), -1, dtype=torch.long, device=dev)
+    vals = torch.zeros((R, k), dtype=torch.float32, device=dev)
+    mask = torch.zeros((R, k), dtype=torch.bool, device=dev)
+    if kk == 0 or R == 0:
+        return ids, vals, mask
+    s = scores.to(torch.float32).clamp_min(0.0).contiguous()
+    key = (s.view(torch.int32).to(torch.long) << 32) | (N - 1 - torch.arange(N, device=dev))
+    top = torch.topk(key, kk, dim=1).values
+    found = top >= (1 << 32)  # score > 0
+    col = N - 1 - (top & 0xFFFFFFFF)
+    ids[:, :kk] = torch.where(found, col, -1)
+    vals[:, :kk] = torch.where(found, torch.gather(s, 1, col), 0.0)
+    mask[:, :kk] = found
+    return ids, vals, mask
 
 
 def _top_per_row(rows: torch.Tensor, items: torch.Tensor, values: torch.Tensor, num_rows: int, k: int,
@@ -523,7 +576,7 @@ def top_neighbors(visits: VisitCounts, num_neighbors: int) -> Neighborhoods:
 
 def importance_neighborhoods(graph: BipartiteGraph, seeds: Any, num_neighbors: int = 50, *, num_walks: int = 200,
                              num_traversals: int = 3, termination_prob: float = 0.5, restart_prob: float = 0.0,
-                             keep_seed: bool = False, weighted: bool | None = None,
+                             keep_seed: bool = False, weighted: bool = False,
                              generator: torch.Generator | int | None = None) -> Neighborhoods:
     """PinSage's neighbourhoods (§3.2): the T most visited items of short random walks from each seed.
 
@@ -580,10 +633,10 @@ def uniform_neighborhoods(graph: BipartiteGraph, seeds: Any, num_neighbors: int 
         items = graph.coll_indices.index_select(0, idx)
         keep = torch.nonzero(items != seeds[lo:hi].index_select(0, rows)).squeeze(1)
         rows, items, _ = _count(rows.index_select(0, keep), items.index_select(0, keep), hi - lo, graph.num_items)
-        # A random priority per distinct candidate; the T smallest per row are a uniform sample
-        # without replacement. Sorting by row + priority (priority in [0, 1)) orders both at once.
-        prio = torch.rand(rows.numel(), dtype=torch.float64, device=dev, generator=gen)
-        order = torch.sort(rows.to(torch.float64) + prio).indices
+        # A random 32-bit priority per distinct candidate; the T smallest per row are a uniform sample
+        # without replacement. Sorting the key (row << 32 | priority) orders by row, then priority.
+        prio = torch.empty(rows.numel(), dtype=torch.long, device=dev).random_(generator=gen) >> 31
+        order = torch.sort((rows << 32) | prio).indices
         rows, items = rows.index_select(0, order), items.index_select(0, order)
         per_row = torch.bincount(rows, minlength=hi - lo)
         pos = torch.arange(rows.numel(), device=dev) - (torch.cumsum(per_row, 0) - per_row).index_select(0, rows)
@@ -603,36 +656,32 @@ class _Transitions:
 
     ``to_colls`` [C, I]: entry (c, i) = P(i → c) = w(i, c) / Σ_c' w(i, c').
     ``to_items`` [I, C]: entry (j, c) = P(c → j) = w(j, c) / Σ_j' w(j', c).
-    For a column-stacked batch of item distributions X [I, Q], one traversal is
+    Both use :func:`_row_probabilities`, the walker's own step probabilities (zero-weight nodes step
+    uniformly). For a column-stacked batch of item distributions X [I, Q], one traversal is
     ``to_items @ (to_colls @ X)``.
     """
 
     def __init__(self, g: BipartiteGraph, weighted: bool):
-        dev = g.device
-        E = g.num_edges
-        iw = g.item_weights if weighted else torch.ones(E, dtype=torch.float32, device=dev)
-        cw = g.coll_weights if weighted else torch.ones(E, dtype=torch.float32, device=dev)
-        assert iw is not None and cw is not None
-        item_tot = torch.zeros(g.num_items, dtype=torch.float64, device=dev).index_add_(
-            0, torch.repeat_interleave(torch.arange(g.num_items, device=dev), g.item_degrees), iw.double())
-        coll_tot = torch.zeros(g.num_collections, dtype=torch.float64, device=dev).index_add_(
-            0, torch.repeat_interleave(torch.arange(g.num_collections, device=dev), g.collection_degrees), cw.double())
-        v1 = (cw.double() / item_tot.index_select(0, g.coll_indices).clamp_min(1e-300)).float()
-        v2 = (iw.double() / coll_tot.index_select(0, g.item_indices).clamp_min(1e-300)).float()
+        dev, E = g.device, g.num_edges
+        ones = torch.ones(E, dtype=torch.float32, device=dev)
+        p_ic = _row_probabilities(g.item_indptr, g.item_weights if weighted else ones)  # item-major order
+        p_ci = _row_probabilities(g.coll_indptr, g.coll_weights if weighted else ones)  # collection-major
+        item_of = torch.repeat_interleave(torch.arange(g.num_items, device=dev), g.item_degrees)
+        coll_of = torch.repeat_interleave(torch.arange(g.num_collections, device=dev), g.collection_degrees)
         with warnings.catch_warnings():  # "sparse CSR support is in beta": a notebook should not show it
             warnings.simplefilter("ignore", UserWarning)
-            # the graph's CSR arrays were validated when it was built: skip torch's invariant checks
-            self.to_colls = torch.sparse_csr_tensor(g.coll_indptr, g.coll_indices, v1,
-                                                    (g.num_collections, g.num_items), check_invariants=False)
-            self.to_items = torch.sparse_csr_tensor(g.item_indptr, g.item_indices, v2,
-                                                    (g.num_items, g.num_collections), check_invariants=False)
+            # transpose each half by coalescing (collection, item) / (item, collection) pairs, then CSR
+            self.to_colls = torch.sparse_coo_tensor(torch.stack([g.item_indices, item_of]), p_ic.float(),
+                                                    (g.num_collections, g.num_items)).coalesce().to_sparse_csr()
+            self.to_items = torch.sparse_coo_tensor(torch.stack([g.coll_indices, coll_of]), p_ci.float(),
+                                                    (g.num_items, g.num_collections)).coalesce().to_sparse_csr()
 
     def step(self, x: torch.Tensor) -> torch.Tensor:
         return self.to_items @ (self.to_colls @ x)
 
 
 def personalized_pagerank(graph: BipartiteGraph, queries: Any, *, restart_prob: float = 0.5,
-                          num_iterations: int | None = None, tol: float = 1e-7, weighted: bool | None = None,
+                          num_iterations: int | None = None, tol: float = 1e-7, weighted: bool = False,
                           ) -> torch.Tensor:
     """Exact PPR of every item for each query, by power iteration: FloatTensor [Q, num_items].
 
@@ -641,8 +690,9 @@ def personalized_pagerank(graph: BipartiteGraph, queries: Any, *, restart_prob: 
     with restart probability α = ``restart_prob`` and P one item → collection → item traversal.
     Starting from π⁰ = α e_q, iteration K gives α Σ_{t ≤ K} (1−α)ᵗ e_q Pᵗ: with
     ``num_iterations=K`` this is exactly the truncated sum that walks of at most K traversals
-    estimate; with ``None`` it iterates until the largest change is below ``tol``. Mass that reaches
-    an item with no collections is lost (such items have no outgoing step), so rows may sum to < 1.
+    estimate; with ``None`` it runs K = ⌈log tol / log(1 − α)⌉ iterations, after which the terms left
+    out hold less than ``tol`` of the mass (an L1 error bound per row). Mass that reaches an item with
+    no collections is lost (such items have no outgoing step), so rows may sum to < 1.
 
     Batched over all queries with two sparse matmuls per iteration; memory is Q × num_items floats,
     so for large graphs call :func:`ppr_rank`, which chunks the queries.
@@ -652,19 +702,19 @@ def personalized_pagerank(graph: BipartiteGraph, queries: Any, *, restart_prob: 
         raise ValueError("restart_prob must be > 0 for personalized PageRank to converge")
     if num_iterations is not None:
         num_iterations = _check_positive_int("num_iterations", num_iterations)
+    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0.0 < float(tol) < 1.0:
+        raise ValueError(f"tol must be a number in (0, 1), got {tol!r}")
     queries = _check_items(graph, queries, "queries")
     P = _transitions(graph, _use_weights(graph, weighted))
     Q = queries.numel()
     e = torch.zeros(graph.num_items, Q, dtype=torch.float32, device=graph.device)
     e[queries, torch.arange(Q, device=graph.device)] = alpha
     x = e.clone()
-    max_iter = num_iterations if num_iterations is not None else 10_000
-    for _ in range(max_iter):
-        nxt = e + (1.0 - alpha) * P.step(x)
-        done = num_iterations is None and float((nxt - x).abs().max()) < tol if Q else True
-        x = nxt
-        if done:
-            break
+    if num_iterations is None:
+        # The terms left out after K iterations hold (1 − α)^(K+1) of the mass: stop when that is < tol.
+        num_iterations = 1 if alpha == 1.0 else max(1, math.ceil(math.log(tol) / math.log(1.0 - alpha)))
+    for _ in range(num_iterations if Q else 0):
+        x = e + (1.0 - alpha) * P.step(x)
     return x.T.contiguous()
 
 
@@ -679,7 +729,7 @@ def _transitions(graph: BipartiteGraph, weighted: bool) -> _Transitions:
 
 
 def monte_carlo_ppr(graph: BipartiteGraph, queries: Any, *, restart_prob: float = 0.5, num_walks: int = 1000,
-                    max_traversals: int = 30, weighted: bool | None = None,
+                    max_traversals: int = 30, weighted: bool = False,
                     generator: torch.Generator | int | None = None) -> torch.Tensor:
     """PPR estimated from walks: FloatTensor [Q, num_items], unbiased up to the length cap.
 
@@ -698,12 +748,14 @@ def monte_carlo_ppr(graph: BipartiteGraph, queries: Any, *, restart_prob: float 
 
 
 def _monte_carlo_entries(graph: BipartiteGraph, queries: torch.Tensor, alpha: float, num_walks: int,
-                         max_traversals: int, weighted: bool | None, generator: torch.Generator, *,
+                         max_traversals: int, weighted: bool, generator: torch.Generator, *,
                          with_query: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The non-zero entries of :func:`monte_carlo_ppr` as sparse ``(rows, items, scores)`` sorted by
     (row, item) — no dense [Q, num_items] matrix, so ranking a million-item graph stays cheap."""
     if alpha == 0.0:
         raise ValueError("restart_prob must be > 0 for personalized PageRank to converge")
+    num_walks, max_traversals = _check_positive_int("num_walks", num_walks), _check_positive_int(
+        "max_traversals", max_traversals)
     v = visit_counts(graph, queries, num_walks=num_walks, num_traversals=max_traversals, termination_prob=alpha,
                      include_seed=with_query, weighted=weighted, generator=generator)
     rows, items = v.rows, v.items
@@ -718,15 +770,16 @@ def _monte_carlo_entries(graph: BipartiteGraph, queries: torch.Tensor, alpha: fl
 
 def ppr_rank(graph: BipartiteGraph, queries: Any, k: int | None = None, *, method: str = "exact",
              restart_prob: float = 0.5, num_iterations: int | None = None, num_walks: int = 1000,
-             max_traversals: int = 30, exclude_query: bool = True, weighted: bool | None = None,
+             max_traversals: int = 30, exclude_query: bool = True, weighted: bool = False,
              chunk_size: int | None = None, generator: torch.Generator | int | None = None) -> PPRRanking:
     """For each query, the ``k`` items with the highest PPR score, best first — the ranking that the
     hard negatives of §3.3 are drawn from (the paper's rank band 2000–5000).
 
     ``k=None`` ranks up to ``min(num_items, 5000)`` items. ``method`` is ``"exact"`` (power
     iteration, see :func:`personalized_pagerank`) or ``"monte_carlo"`` (:func:`monte_carlo_ppr`).
-    Queries are processed in chunks of ``chunk_size`` (default: about 2²⁵ floats of state), so
-    memory stays bounded on million-item graphs.
+    Queries are processed in chunks of ``chunk_size``; the exact method holds about 5 dense
+    [num_items, chunk] arrays (float32 state, int64 ranking keys), ~40 bytes × num_items × chunk, and
+    the default chunk (2²³ / num_items, at most 1024) keeps that near 320 MB on any graph.
     """
     if method not in ("exact", "monte_carlo"):
         raise ValueError(f"method must be 'exact' or 'monte_carlo', got {method!r}")
@@ -735,7 +788,7 @@ def ppr_rank(graph: BipartiteGraph, queries: Any, k: int | None = None, *, metho
     queries = _check_items(graph, queries, "queries")
     k = min(graph.num_items, 5000) if k is None else _check_positive_int("k", k)
     if chunk_size is None:
-        chunk_size = max(1, min(1024, (1 << 25) // max(graph.num_items, 1)))
+        chunk_size = max(1, min(1024, (1 << 23) // max(graph.num_items, 1)))
     chunk_size = _check_positive_int("chunk_size", chunk_size)
     gen = _generator(generator, graph.device) if method == "monte_carlo" else None
     Q, dev = queries.numel(), graph.device
@@ -749,12 +802,11 @@ def ppr_rank(graph: BipartiteGraph, queries: Any, k: int | None = None, *, metho
                                        weighted=weighted)
             if exclude_query:
                 pi[torch.arange(q.numel(), device=dev), q] = 0.0
-            rows, items = torch.nonzero(pi > 0, as_tuple=True)
-            values = pi[rows, items]
+            i_, s_, m_ = _top_dense(pi, k)
         else:
             rows, items, values = _monte_carlo_entries(graph, q, restart_prob, num_walks, max_traversals, weighted,
                                                        gen, with_query=not exclude_query)
-        i_, s_, m_ = _top_per_row(rows, items, values, q.numel(), k)
+            i_, s_, m_ = _top_per_row(rows, items, values, q.numel(), k)
         ids[lo:lo + chunk_size], scores[lo:lo + chunk_size], mask[lo:lo + chunk_size] = i_, s_, m_
     return PPRRanking(queries=queries, ids=ids, scores=scores, mask=mask)
 
@@ -768,7 +820,8 @@ def _pixie(graph: BipartiteGraph, set_index: torch.Tensor, items: torch.Tensor, 
     dev, N = graph.device, graph.num_items
     Tq = items.numel()  # query pins over all sets
     # Step budget per query pin (Pixie): N_q ∝ w_q · s_q with s_q = d_q (C − log d_q), which grows with
-    # the pin's degree but sublinearly; C = 1 + log(max item degree) keeps s_q > 0.
+    # the pin's degree but sublinearly. Descriptions of Pixie differ on C; ours is 1 + log(max item
+    # degree), the smallest value that keeps every s_q > 0.
     deg = _tables(graph).items.degree.index_select(0, items).to(torch.float64)
     C = 1.0 + math.log(max(int(graph.item_degrees.max()) if N else 1, 1))
     s = deg * (C - torch.log(deg.clamp_min(1.0)))
@@ -777,19 +830,22 @@ def _pixie(graph: BipartiteGraph, set_index: torch.Tensor, items: torch.Tensor, 
     budget = torch.where(set_total.index_select(0, set_index) > 0,
                          num_steps * share / set_total.index_select(0, set_index).clamp_min(1e-300),
                          torch.zeros((), dtype=torch.float64, device=dev))
-    # walks per round: expected walk length is 1 / termination_prob traversals
-    per_round = torch.ceil(budget * termination_prob / num_rounds).to(torch.long)
+    # Expected traversals per walk: geometric with stop probability p, capped at K traversals.
+    p, K = termination_prob, max_traversals
+    walk_len = (1.0 - (1.0 - p) ** K) / p if p > 0 else float(K)
     used = torch.zeros(Tq, dtype=torch.long, device=dev)
-    active = (per_round > 0) & (deg > 0)
+    active = (budget > 0) & (deg > 0)  # False once a query pin stops early (or can never walk)
     early = torch.zeros(Tq, dtype=torch.bool, device=dev)
     acc_rows = torch.zeros(0, dtype=torch.long, device=dev)
     acc_items = torch.zeros(0, dtype=torch.long, device=dev)
     acc_counts = torch.zeros(0, dtype=torch.long, device=dev)
-    for _ in range(num_rounds):
-        act = torch.nonzero(active & (used.double() < budget)).squeeze(1)
+    for rnd in range(num_rounds):
+        left = budget - used.double()
+        act = torch.nonzero(active & (left > 0)).squeeze(1)
         if act.numel() == 0:
             break
-        nw = per_round.index_select(0, act)
+        # spread what is left of each budget over the remaining rounds
+        nw = torch.ceil(left.index_select(0, act) / walk_len / (num_rounds - rnd)).to(torch.long)
         walk_q = torch.repeat_interleave(act, nw)
         steps = _walk(graph, items.index_select(0, walk_q), num_traversals=max_traversals,
                       termination_prob=termination_prob, restart_prob=0.0, weighted=weighted, generator=generator)
@@ -806,7 +862,7 @@ def _pixie(graph: BipartiteGraph, set_index: torch.Tensor, items: torch.Tensor, 
         if stop_items is not None:
             # Early stopping: a query pin stops once stop_items items have ≥ stop_visits visits.
             hot = torch.bincount(acc_rows[acc_counts >= stop_visits], minlength=Tq)
-            newly = (hot >= stop_items) & active
+            newly = (hot >= stop_items) & active & (used.double() < budget)  # a spent budget is not "early"
             early |= newly
             active &= ~newly
     # Multi-hit boosting: an item reached from several query pins scores (Σ_q √V_q)², which favours
@@ -844,7 +900,7 @@ def _pixie_args(k: Any, num_steps: Any, termination_prob: Any, max_traversals: A
 def pixie_recommend(graph: BipartiteGraph, query: Any, k: int = 10, *, query_weights: Sequence[float] | None = None,
                     num_steps: int = 20_000, termination_prob: float = 0.5, max_traversals: int = 20,
                     stop_items: int | None = 2000, stop_visits: int = 4, boost: bool = True,
-                    exclude_queries: bool = True, num_rounds: int = 8, weighted: bool | None = None,
+                    exclude_queries: bool = True, num_rounds: int = 8, weighted: bool = False,
                     generator: torch.Generator | int | None = None) -> PixieResult:
     """Pixie (Eksombatchai et al., 2018): recommend the items most visited by walks from the query.
 
@@ -882,18 +938,29 @@ def pixie_recommend(graph: BipartiteGraph, query: Any, k: int = 10, *, query_wei
 def pixie_recommend_batch(graph: BipartiteGraph, queries: Any, k: int = 10, *, num_steps: int = 20_000,
                           termination_prob: float = 0.5, max_traversals: int = 20, stop_items: int | None = 2000,
                           stop_visits: int = 4, exclude_queries: bool = True, num_rounds: int = 8,
-                          weighted: bool | None = None, generator: torch.Generator | int | None = None,
-                          ) -> PixieResult:
+                          weighted: bool = False, chunk_size: int = 512,
+                          generator: torch.Generator | int | None = None) -> PixieResult:
     """Pixie for many single-item queries at once (row ``b`` answers ``queries[b]``), all walks vectorised.
 
-    The evaluation's graph-only baseline. Same parameters as :func:`pixie_recommend`.
+    The evaluation's graph-only baseline. Same parameters as :func:`pixie_recommend`; queries are
+    walked ``chunk_size`` at a time (memory grows with chunk_size × num_steps).
     """
     k, num_steps, termination_prob, max_traversals, stop_items, stop_visits, num_rounds = _pixie_args(
         k, num_steps, termination_prob, max_traversals, stop_items, stop_visits, num_rounds)
+    chunk_size = _check_positive_int("chunk_size", chunk_size)
     items = _check_items(graph, queries, "queries")
-    B = items.numel()
-    return _pixie(graph, torch.arange(B, device=graph.device), items,
-                  torch.ones(B, dtype=torch.float64, device=graph.device), B, k, num_steps=num_steps,
-                  termination_prob=termination_prob, max_traversals=max_traversals, stop_items=stop_items,
-                  stop_visits=stop_visits, boost=False, exclude_queries=exclude_queries, num_rounds=num_rounds,
-                  weighted=_use_weights(graph, weighted), generator=_generator(generator, graph.device))
+    use_w, gen, dev = _use_weights(graph, weighted), _generator(generator, graph.device), graph.device
+    parts = []
+    for lo in range(0, items.numel(), chunk_size):
+        q = items[lo:lo + chunk_size]
+        B = q.numel()
+        parts.append(_pixie(graph, torch.arange(B, device=dev), q, torch.ones(B, dtype=torch.float64, device=dev), B,
+                            k, num_steps=num_steps, termination_prob=termination_prob, max_traversals=max_traversals,
+                            stop_items=stop_items, stop_visits=stop_visits, boost=False,
+                            exclude_queries=exclude_queries, num_rounds=num_rounds, weighted=use_w, generator=gen))
+    if not parts:
+        return _pixie(graph, items, items, torch.zeros(0, dtype=torch.float64, device=dev), 0, k,
+                      num_steps=num_steps, termination_prob=termination_prob, max_traversals=max_traversals,
+                      stop_items=stop_items, stop_visits=stop_visits, boost=False, exclude_queries=exclude_queries,
+                      num_rounds=num_rounds, weighted=use_w, generator=gen)
+    return PixieResult(**{f.name: torch.cat([getattr(p, f.name) for p in parts]) for f in fields(PixieResult)})

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -103,15 +104,48 @@ def test_restart_keeps_walks_next_to_their_seed(chain):
 def test_weighted_hops_are_biased_by_edge_weight():
     # Item 1 is in boards 0 and 1 (weight 1 each). Board 0 = {0:1, 1:1, 2:0}, board 1 = {1:1, 2:5, 3:0}.
     g = graph([(0, 0), (1, 0), (2, 0), (1, 1), (2, 1), (3, 1)], weights=[1, 1, 0, 1, 5, 0])
-    v = W.visit_counts(g, [1], num_walks=40_000, num_traversals=1, include_seed=True, generator=0)
+    v = W.visit_counts(g, [1], num_walks=40_000, num_traversals=1, include_seed=True, weighted=True, generator=0)
     freq = v.dense()[0].float() / 40_000
     want = torch.tensor([0.25, 0.25 + 1 / 12, 5 / 12, 0.0])  # zero-weight edges are never taken
     assert torch.allclose(freq, want, atol=0.01)
-    uniform = W.visit_counts(g, [1], num_walks=40_000, num_traversals=1, include_seed=True, weighted=False,
+    uniform = W.visit_counts(g, [1], num_walks=40_000, num_traversals=1, include_seed=True,  # the default
                              generator=0).dense()[0].float() / 40_000
     assert torch.allclose(uniform, torch.tensor([1 / 6, 1 / 3, 1 / 3, 1 / 6]), atol=0.01)
-    exact = W.personalized_pagerank(g, [1], restart_prob=0.5, num_iterations=1)[0]
+    exact = W.personalized_pagerank(g, [1], restart_prob=0.5, num_iterations=1, weighted=True)[0]
     assert torch.allclose(exact, 0.5 * torch.tensor([0, 1, 0, 0.0]) + 0.25 * want, atol=1e-6)
+
+
+def test_weighted_walks_match_weighted_exact_ppr_over_several_traversals():
+    gen = torch.Generator().manual_seed(0)
+    items, colls = torch.randint(0, 30, (150,), generator=gen), torch.randint(0, 12, (150,), generator=gen)
+    weights = torch.rand(150, generator=gen) * 10
+    g = BipartiteGraph.from_edges(items, colls, weights, num_items=30, num_collections=12)
+    seeds = torch.nonzero(g.item_degrees > 0).squeeze(1)[:3]
+    exact = W.personalized_pagerank(g, seeds, restart_prob=0.4, num_iterations=3, weighted=True)
+    mc = W.monte_carlo_ppr(g, seeds, restart_prob=0.4, num_walks=60_000, max_traversals=3, weighted=True,
+                           generator=1)
+    assert float((exact - mc).abs().max()) < 0.01
+    assert float((exact - W.personalized_pagerank(g, seeds, restart_prob=0.4, num_iterations=3)).abs().max()) > 0.02
+
+
+def test_a_node_whose_edges_all_weigh_zero_steps_uniformly_in_walks_and_in_ppr():
+    # item 1 is in boards 0 and 1 with weight 0 on both; board 0 = {0, 1}, board 1 = {1, 2, 3}
+    g = graph([(0, 0), (1, 0), (1, 1), (2, 1), (3, 1)], weights=[1, 0, 0, 1, 1])
+    exact = W.personalized_pagerank(g, [1], restart_prob=0.5, num_iterations=1, weighted=True)[0]
+    mc = W.monte_carlo_ppr(g, [1], restart_prob=0.5, num_walks=40_000, max_traversals=1, weighted=True,
+                           generator=0)[0]
+    # board 0 → item 0 (item 1's edge weighs 0); board 1 → items 2, 3 equally: 1/2, 1/4, 1/4
+    assert torch.allclose(exact, torch.tensor([0.125, 0.5, 0.0625, 0.0625]), atol=1e-6)
+    assert torch.allclose(mc, exact, atol=0.01)
+
+
+def test_weighted_picks_stay_exact_when_other_weights_are_huge():
+    # a node with weights 1 and 3 after an edge of weight 1e17: precision must not depend on the scale
+    g = graph([(0, 0), (1, 1), (1, 2)], weights=[1e17, 1, 3])
+    v = W.visit_counts(g, [1], num_walks=40_000, num_traversals=1, include_seed=True, weighted=True, generator=0)
+    walks = W.random_walks(g, [1] * 40_000, num_walks=1, num_traversals=1, weighted=True, generator=0)
+    share = float((walks.collections[:, 0] == 2).float().mean())
+    assert abs(share - 0.75) < 0.01 and int(v.totals()[0]) == 40_000
 
 
 def test_the_random_bits_are_uniform_on_large_degrees():
@@ -345,12 +379,33 @@ def test_pixie_stops_early_once_enough_items_are_visited(pixie_toy):
     assert not bool(full.stopped_early[0]) and r.ids.tolist() == full.ids.tolist()
 
 
+@pytest.mark.parametrize("kwargs", [dict(max_traversals=1), dict(max_traversals=2), dict(termination_prob=0.01),
+                                    dict(termination_prob=0.0, max_traversals=5), dict(num_rounds=1)])
+def test_pixie_spends_its_step_budget(pixie_toy, kwargs):
+    r = W.pixie_recommend(pixie_toy, 0, k=2, num_steps=8000, stop_items=None, generator=0, **kwargs)
+    assert 7000 <= int(r.steps[0]) <= 9000 and r.ids[0, 0].item() == 1
+
+
+def test_pixie_does_not_call_a_spent_budget_early_stopping(pixie_toy):
+    r = W.pixie_recommend(pixie_toy, 0, k=2, num_steps=64, num_rounds=1, stop_items=1, stop_visits=1, generator=0)
+    assert not bool(r.stopped_early[0]) and int(r.steps[0]) >= 50
+
+
+def test_pixie_merges_a_repeated_query_item(pixie_toy):
+    once = W.pixie_recommend(pixie_toy, [0, 4], k=3, query_weights=[2.0, 1.0], generator=0)
+    twice = W.pixie_recommend(pixie_toy, [0, 0, 4], k=3, query_weights=[1.0, 1.0, 1.0], generator=0)
+    assert torch.equal(once.ids, twice.ids) and torch.equal(once.steps, twice.steps)
+
+
 def test_pixie_batch_answers_each_query_on_its_own(pixie_toy):
     b = W.pixie_recommend_batch(pixie_toy, [0, 4, 6], k=2, num_steps=4000, generator=0)
     assert b.ids[0, 0].item() == 1 and b.ids[1].tolist() == [5, -1] and b.ids[2, 0].item() == 3
     assert b.mask.tolist() == [[True, True], [True, False], [True, True]]
     single = W.pixie_recommend(pixie_toy, 4, k=2, num_steps=4000, generator=0)
     assert single.ids.tolist() == [[5, -1]]
+    chunked = W.pixie_recommend_batch(pixie_toy, [0, 4, 6], k=2, num_steps=4000, chunk_size=1, generator=0)
+    assert chunked.ids[:, 0].tolist() == b.ids[:, 0].tolist() and chunked.steps.shape == (3,)
+    assert W.pixie_recommend_batch(pixie_toy, [], k=2).ids.shape == (0, 2)
 
 
 # ---------------------------------------------------------------------------- bad input
@@ -389,7 +444,28 @@ def test_bad_seeds_are_rejected_clearly(shared, seeds, match):
         W.random_walks(shared, seeds)
 
 
+def test_restarts_happen_at_the_stated_rate(chain):
+    # From item 0: traversal 1 reaches 0 or 1. Traversal 2 passes through board 1 only when the walk did
+    # not restart (1 − r), is at item 1 (1/2) and picks board 1 (1/2).
+    for r, want in ((0.0, 0.25), (0.5, 0.125), (1.0, 0.0)):
+        walks = W.random_walks(chain, [0] * 40_000, num_walks=1, num_traversals=2, termination_prob=0.0,
+                               restart_prob=r, generator=0)
+        assert abs(float((walks.collections[:, 1] == 1).float().mean()) - want) < 0.01
+
+
 def test_bad_ppr_and_pixie_arguments(shared):
+    with pytest.raises(ValueError, match="max_traversals"):
+        W.monte_carlo_ppr(shared, [0], max_traversals=0)
+    with pytest.raises(ValueError, match="num_walks"):
+        W.ppr_rank(shared, [0], method="monte_carlo", num_walks=0)
+    with pytest.raises(ValueError, match="tol"):
+        W.personalized_pagerank(shared, [0], tol=-1.0)
+    with pytest.raises(ValueError, match="generator seed"):
+        W.importance_neighborhoods(shared, [0], 2, generator=2**64)
+    with pytest.raises(ValueError, match="too large"):
+        W.importance_neighborhoods(shared, np.array([2**63 + 5], dtype=np.uint64), 2)
+    with pytest.raises(ValueError, match="chunk_size"):
+        W.pixie_recommend_batch(shared, [0], chunk_size=0)
     with pytest.raises(ValueError, match="restart_prob must be > 0"):
         W.personalized_pagerank(shared, [0], restart_prob=0.0)
     with pytest.raises(ValueError, match="method"):
@@ -406,13 +482,21 @@ def test_bad_ppr_and_pixie_arguments(shared):
         W.pixie_recommend_batch(shared, [0], termination_prob=3)
 
 
+def test_a_passed_generator_is_used_and_advanced(shared):
+    gen = torch.Generator().manual_seed(0)
+    a = W.random_walks(shared, [0] * 50, num_walks=1, generator=gen)
+    b = W.random_walks(shared, [0] * 50, num_walks=1, generator=gen)  # the state moved on
+    c = W.random_walks(shared, [0] * 50, num_walks=1, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(a.items, c.items) and not torch.equal(a.items, b.items)
+    assert W._device_key(torch.device("cpu")) == W._device_key(gen.device)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_a_generator_on_another_device_is_rejected(shared):
-    if not torch.cuda.is_available():
-        meta = torch.Generator(device="cpu")
-        assert W._generator(meta, torch.device("cpu")) is meta
-        return
     with pytest.raises(ValueError, match="generator lives on"):
         W.importance_neighborhoods(shared, [0], 2, generator=torch.Generator(device="cuda"))
+    with pytest.raises(ValueError, match="generator lives on"):
+        W.importance_neighborhoods(shared.to("cuda"), [0], 2, generator=torch.Generator())
 
 
 # ---------------------------------------------------------------------------- CUDA
