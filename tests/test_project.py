@@ -128,3 +128,21 @@ def test_cli_reports_bad_fractions_without_a_traceback(capsys):
 
     assert cli.main(["--dataset", "ml-latest-small", "--val-fraction", "0.6", "--test-fraction", "0.5"]) == 1
     assert "error: need 0 <= val_fraction" in capsys.readouterr().err
+
+
+def test_cli_neighbors_prints_the_neighbourhood_and_pixie(capsys):
+    from pinsage_edu import cli
+
+    assert cli.main(["neighbors", "--title", "Toy Story (1995)", "-T", "4", "--pixie-steps", "2000"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("== ml-latest-small: Toy Story (1995) (item 0,")
+    assert out[1].startswith("importance neighbourhood (T = 4, 200 walks")
+    alphas = [float(line.split()[2]) for line in out[2:6]]
+    assert abs(sum(alphas) - 1.0) < 0.01 and out[6].startswith("Pixie (2,000 steps)") and len(out) == 11
+
+
+def test_cli_neighbors_names_a_missing_title(capsys):
+    from pinsage_edu import cli
+
+    assert cli.main(["neighbors", "--title", "zzzz no such film"]) == 1
+    assert "no item title contains 'zzzz no such film'" in capsys.readouterr().err
