@@ -7,7 +7,7 @@ ignores, then call the same ``render_*`` once with fixed values so the tests exe
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from matplotlib.figure import Figure
 
@@ -37,33 +37,47 @@ def render_two_hop(dataset: Dataset, graph: BipartiteGraph, title: str, *, max_c
     return fig, caption
 
 
-def two_hop_explorer(dataset: Dataset, graph: BipartiteGraph) -> Any:
-    """A text box (title search) and two sliders driving :func:`render_two_hop`."""
+def _wire(controls: list[Any], render: Callable[[], tuple[Figure, str]], *, caption_first: bool) -> Any:
+    """An output area redrawn by ``render()`` now and whenever one of ``controls`` changes.
+
+    A ``KeyError`` from ``render`` (no such title) is shown as its message instead of a figure.
+    """
     import ipywidgets as w
     import matplotlib.pyplot as plt
     from IPython.display import display
 
-    title = w.Text(value=dataset.items.titles[0], description="title")
-    colls = w.IntSlider(value=6, min=1, max=12, description="collections")
-    per = w.IntSlider(value=5, min=1, max=10, description="items each")
     out = w.Output()
 
     def update(_: Any = None) -> None:
         with out:
             out.clear_output(wait=True)
             try:
-                fig, caption = render_two_hop(dataset, graph, title.value, max_collections=colls.value,
-                                              max_items_per_collection=per.value)
+                fig, caption = render()
             except KeyError as exc:
                 print(exc.args[0])
                 return
-            print(caption)
+            if caption_first:
+                print(caption)
             display(fig)
             plt.close(fig)
+            if not caption_first:
+                print(caption)
 
-    for control in (title, colls, per):
+    for control in controls:
         control.observe(update, names="value")
     update()
+    return out
+
+
+def two_hop_explorer(dataset: Dataset, graph: BipartiteGraph) -> Any:
+    """A text box (title search) and two sliders driving :func:`render_two_hop`."""
+    import ipywidgets as w
+
+    title = w.Text(value=dataset.items.titles[0], description="title")
+    colls = w.IntSlider(value=6, min=1, max=12, description="collections")
+    per = w.IntSlider(value=5, min=1, max=10, description="items each")
+    out = _wire([title, colls, per], lambda: render_two_hop(dataset, graph, title.value, max_collections=colls.value,
+                                                            max_items_per_collection=per.value), caption_first=True)
     return w.VBox([w.HBox([title, colls, per]), out])
 
 
@@ -98,29 +112,12 @@ def render_neighborhood(dataset: Dataset, graph: BipartiteGraph, title: str, *, 
 def neighborhood_explorer(dataset: Dataset, graph: BipartiteGraph) -> Any:
     """A title box and sliders (T, walks, traversals) driving :func:`render_neighborhood`."""
     import ipywidgets as w
-    import matplotlib.pyplot as plt
-    from IPython.display import display
 
     title = w.Text(value=dataset.items.titles[0], description="title")
     T = w.IntSlider(value=10, min=1, max=50, description="T")
     walks = w.SelectionSlider(options=[10, 30, 100, 300, 1000, 3000, 10000], value=300, description="walks")
     trav = w.IntSlider(value=3, min=1, max=8, description="traversals")
-    out = w.Output()
-
-    def update(_: Any = None) -> None:
-        with out:
-            out.clear_output(wait=True)
-            try:
-                fig, caption = render_neighborhood(dataset, graph, title.value, num_neighbors=T.value,
-                                                   num_walks=walks.value, num_traversals=trav.value)
-            except KeyError as exc:
-                print(exc.args[0])
-                return
-            display(fig)
-            plt.close(fig)
-            print(caption)
-
-    for control in (title, T, walks, trav):
-        control.observe(update, names="value")
-    update()
+    out = _wire([title, T, walks, trav],
+                lambda: render_neighborhood(dataset, graph, title.value, num_neighbors=T.value, num_walks=walks.value,
+                                            num_traversals=trav.value), caption_first=False)
     return w.VBox([w.HBox([title, T]), w.HBox([walks, trav]), out])

@@ -174,3 +174,17 @@ def test_render_neighborhood_lists_importance_and_uniform_neighbours(ml_small, m
     assert isinstance(fig, Figure) and "500 walks" in fig.axes[0].get_title()
     with pytest.raises(KeyError, match="no item title contains 'zzzz'"):
         widgets.render_neighborhood(ds, ml_small_split.graph, "zzzz")
+
+
+def test_explorers_build_and_redraw_when_a_control_changes(ml_small, ml_small_split, capsys):
+    from pinsage_edu import widgets
+
+    box = widgets.neighborhood_explorer(ml_small, ml_small_split.graph)
+    title = box.children[0].children[0]
+    title.value = "Matrix, The"
+    title.value = "zzzz"  # an unknown title prints its message instead of failing
+    out = capsys.readouterr().out
+    assert "Matrix, The (1999) — importance neighbours" in out and "no item title contains 'zzzz'" in out
+    two = widgets.two_hop_explorer(ml_small, ml_small_split.graph)
+    two.children[0].children[1].value = 3
+    assert "collections" in capsys.readouterr().out
