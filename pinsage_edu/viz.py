@@ -286,7 +286,7 @@ def plot_visit_counts(items: torch.Tensor, counts: torch.Tensor, titles: Sequenc
         ax.axvline(num_neighbors - 0.5, color="k", ls="--", lw=1)
         ax.text(num_neighbors - 0.4, float(c.max()) * 0.95, f"top-T cut (T = {num_neighbors})", fontsize=8)
     for r in range(min(num_neighbors, show)):
-        ax.text(r, float(c[r]), f"{alpha[r]:.2f}", ha="center", va="bottom", fontsize=6, rotation=90)
+        ax.text(r, float(c[r]), f"{alpha[r]:.3f}", ha="center", va="bottom", fontsize=7, rotation=90)
     ax.set_xticks(range(show))
     ax.set_xticklabels([_short(titles[i], 22).replace("\n", " ")[:26] for i in it.tolist()], rotation=90, fontsize=6)
     ax.set_ylabel("visits")
@@ -304,8 +304,9 @@ def plot_ppr_convergence(num_walks: Sequence[int], distances: Sequence[float], o
     fig, axes = plt.subplots(1, 2, figsize=figsize)
     n = np.asarray(num_walks, dtype=float)
     axes[0].loglog(n, distances, "o-", label="walk frequencies vs exact PPR")
-    axes[0].loglog(n, distances[0] * np.sqrt(n[0] / n), "k:", label=r"$\propto 1/\sqrt{\mathrm{walks}}$")
-    axes[0].set(xlabel="walks per seed", ylabel="L1 distance", title="Monte-Carlo error shrinks like 1/√walks")
+    # the reference slope through the last point: the 1/√walks regime starts once most items are visited
+    axes[0].loglog(n, distances[-1] * np.sqrt(n[-1] / n), "k:", label=r"$\propto 1/\sqrt{\mathrm{walks}}$")
+    axes[0].set(xlabel="walks per seed", ylabel="L1 distance", title="Monte-Carlo error: towards 1/√walks")
     axes[0].legend(fontsize=8)
     axes[1].semilogx(n, overlaps, "o-")
     axes[1].set(xlabel="walks per seed", ylabel="share of exact top-T found", ylim=(0, 1.05),

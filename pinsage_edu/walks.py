@@ -636,7 +636,7 @@ def uniform_neighborhoods(graph: BipartiteGraph, seeds: Any, num_neighbors: int 
         # A random 32-bit priority per distinct candidate; the T smallest per row are a uniform sample
         # without replacement. Sorting the key (row << 32 | priority) orders by row, then priority.
         prio = torch.empty(rows.numel(), dtype=torch.long, device=dev).random_(generator=gen) >> 31
-        order = torch.sort((rows << 32) | prio).indices
+        order = torch.sort((rows << 32) | prio, stable=True).indices  # stable: ties resolve the same everywhere
         rows, items = rows.index_select(0, order), items.index_select(0, order)
         per_row = torch.bincount(rows, minlength=hi - lo)
         pos = torch.arange(rows.numel(), device=dev) - (torch.cumsum(per_row, 0) - per_row).index_select(0, rows)

@@ -100,9 +100,9 @@ def render_neighborhood(dataset: Dataset, graph: BipartiteGraph, title: str, *, 
                                   f"{items.numel()} items visited")
     imp = top_neighbors(visits, num_neighbors)
     uni = uniform_neighborhoods(graph, [item], num_neighbors, generator=seed)
-    lines = [f"{titles[item]} — importance neighbours (α) | uniform two-hop neighbours"]
+    lines = [f"{titles[item]} — importance neighbours (α, title) | uniform two-hop neighbours"]
     for r in range(num_neighbors):
-        left = (f"{titles[int(imp.ids[0, r])][:38]} ({float(imp.weights[0, r]):.3f})"
+        left = (f"{float(imp.weights[0, r]):.2f}  {titles[int(imp.ids[0, r])][:40]}"
                 if imp.mask[0, r] else "—")
         right = titles[int(uni.ids[0, r])][:38] if uni.mask[0, r] else "—"
         lines.append(f"{r + 1:>3}. {left:<48} | {right}")

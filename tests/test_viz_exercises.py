@@ -128,7 +128,7 @@ def test_visit_count_chart_marks_the_top_t_cut():
     bars = ax.patches
     assert len(bars) == 5 and [b.get_height() for b in bars] == [9, 6, 3, 2, 1]
     alphas = [t.get_text() for t in ax.texts if t.get_text().startswith("0.")]
-    assert alphas == ["0.60", "0.40"]  # α over the kept two: 9/15, 6/15
+    assert alphas == ["0.600", "0.400"]  # α over the kept two: 9/15, 6/15
     assert any("T = 2" in t.get_text() for t in ax.texts)
 
 
