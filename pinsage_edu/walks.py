@@ -576,20 +576,33 @@ def top_neighbors(visits: VisitCounts, num_neighbors: int) -> Neighborhoods:
 
 def importance_neighborhoods(graph: BipartiteGraph, seeds: Any, num_neighbors: int = 50, *, num_walks: int = 200,
                              num_traversals: int = 3, termination_prob: float = 0.5, restart_prob: float = 0.0,
-                             keep_seed: bool = False, weighted: bool = False,
+                             keep_seed: bool = False, weighted: bool = False, chunk_size: int = 2048,
                              generator: torch.Generator | int | None = None) -> Neighborhoods:
     """PinSage's neighbourhoods (§3.2): the T most visited items of short random walks from each seed.
 
-    Defaults follow DGL's ``PinSAGESampler`` and the paper: 200 walks of at most 3 traversals, each
-    stopping with probability 0.5 after a traversal, T = 50. ``keep_seed=True`` lets the seed appear
-    in its own neighbourhood when walks return to it. An item with no collections gets an empty
-    (all-padding) neighbourhood. Deterministic for a given generator state.
+    Defaults follow DGL's documented ``PinSAGESampler`` example (the paper gives no walk settings):
+    200 walks of at most 3 traversals, each stopping with probability 0.5 after a traversal; T = 50
+    as in the paper. ``keep_seed=True`` lets the seed appear in its own neighbourhood when walks
+    return to it. An item with no collections gets an empty (all-padding) neighbourhood. Seeds are
+    walked ``chunk_size`` at a time, so memory stays bounded when a caller asks for every item of a
+    large graph at once. Deterministic for a given generator state (and chunk size).
     """
     T = _check_positive_int("num_neighbors", num_neighbors)
-    visits = visit_counts(graph, seeds, num_walks=num_walks, num_traversals=num_traversals,
-                          termination_prob=termination_prob, restart_prob=restart_prob, include_seed=keep_seed,
-                          weighted=weighted, generator=generator)
-    return top_neighbors(visits, T)
+    chunk_size = _check_positive_int("chunk_size", chunk_size)
+    seeds = _check_items(graph, seeds)
+    gen = _generator(generator, graph.device)
+    parts = [top_neighbors(visit_counts(graph, seeds[lo:lo + chunk_size], num_walks=num_walks,
+                                        num_traversals=num_traversals, termination_prob=termination_prob,
+                                        restart_prob=restart_prob, include_seed=keep_seed, weighted=weighted,
+                                        generator=gen), T)
+             for lo in range(0, seeds.numel(), chunk_size)]
+    if len(parts) == 1:
+        return parts[0]
+    if not parts:  # no seeds: still validate the walk arguments and return the empty shape
+        return top_neighbors(visit_counts(graph, seeds, num_walks=num_walks, num_traversals=num_traversals,
+                                          termination_prob=termination_prob, restart_prob=restart_prob,
+                                          include_seed=keep_seed, weighted=weighted, generator=gen), T)
+    return Neighborhoods(**{f.name: torch.cat([getattr(p, f.name) for p in parts]) for f in fields(Neighborhoods)})
 
 
 def uniform_neighborhoods(graph: BipartiteGraph, seeds: Any, num_neighbors: int = 50, *,

@@ -222,6 +222,21 @@ def test_importance_neighbourhoods_follow_truncated_ppr_on_real_data(ml_small_sp
         assert torch.allclose(n.weights[b], want, atol=0.02)
 
 
+def test_neighbourhoods_in_chunks_have_the_same_shape_and_statistics(star):
+    seeds = torch.arange(5).repeat(40)
+    whole = W.importance_neighborhoods(star, seeds, 4, num_walks=400, generator=0)
+    chunked = W.importance_neighborhoods(star, seeds, 4, num_walks=400, chunk_size=7, generator=0)
+    assert chunked.ids.shape == whole.ids.shape and torch.equal(chunked.seeds, seeds)
+    for n in (whole, chunked):  # every other item of the star, each about a quarter of the weight
+        assert bool(n.mask.all()) and all(sorted(r) == sorted(set(range(5)) - {s})
+                                          for r, s in zip(n.ids.tolist(), seeds.tolist()))
+        assert float((n.weights - 0.25).abs().max()) < 0.12
+    again = W.importance_neighborhoods(star, seeds, 4, num_walks=400, chunk_size=7, generator=0)
+    assert torch.equal(again.ids, chunked.ids) and torch.equal(again.weights, chunked.weights)
+    with pytest.raises(ValueError, match="chunk_size"):
+        W.importance_neighborhoods(star, seeds, 4, chunk_size=0)
+
+
 def test_empty_seed_lists_and_empty_graphs_give_empty_results(shared):
     n = W.importance_neighborhoods(shared, [], 4, generator=0)
     assert n.ids.shape == (0, 4) and n.weights.shape == (0, 4) and n.mask.shape == (0, 4)
