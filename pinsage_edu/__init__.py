@@ -3,7 +3,10 @@
 Modules are named after the paper's ideas (see ARCHITECTURE in the README):
 ``graph`` (§3.1 the pins–boards graph), ``data`` (§4.1 datasets, splits, related pairs),
 ``features`` (§4.1 item features), ``walks`` (§3.2 importance neighbourhoods, PPR, Pixie),
-``viz`` (figures for the notebooks), ``widgets`` (explorers), ``exercises`` (checkers).
+``convolve`` (§3.2 Algorithm 1), ``minibatch`` (§3.2 Algorithm 2), ``model`` (§3.2 PinSage),
+``loss`` and ``negatives`` (§3.3), ``train`` (§3.3 the training loop), ``inference`` and ``knn``
+(§3.4), ``evaluate`` (§4 hit-rate), ``viz`` (figures for the notebooks), ``widgets`` (explorers),
+``exercises`` (checkers).
 """
 
 from .data import (
@@ -20,8 +23,14 @@ from .data import (
     split_interactions,
     synthetic_pins_boards,
 )
+from .convolve import Convolve
 from .features import ItemFeatures, item_features
 from .graph import BipartiteGraph, GraphError
+from .loss import max_margin_loss
+from .minibatch import Blocks, NeighborhoodSampler, NeighborhoodTable, sample_blocks
+from .model import PinSage, PinSageConfig
+from .negatives import curriculum, hard_negatives, shared_negatives
+from .train import TrainConfig, train_pinsage
 from .utils import seed_everything
 from .walks import (
     Neighborhoods,
@@ -57,5 +66,18 @@ __all__ = [
     "ppr_rank",
     "pixie_recommend",
     "split_interactions",
+    "Convolve",
+    "Blocks",
+    "NeighborhoodSampler",
+    "NeighborhoodTable",
+    "sample_blocks",
+    "PinSage",
+    "PinSageConfig",
+    "max_margin_loss",
+    "shared_negatives",
+    "hard_negatives",
+    "curriculum",
+    "TrainConfig",
+    "train_pinsage",
     "synthetic_pins_boards",
 ]

@@ -12,10 +12,12 @@ from typing import Callable
 
 import torch
 
+from .convolve import importance_pooling
 from .graph import _indptr
+from .loss import max_margin_loss
 from .walks import VisitCounts, top_neighbors
 
-__all__ = ["check_indptr", "check_top_t"]
+__all__ = ["check_indptr", "check_top_t", "check_importance_pooling", "check_shared_negative_loss"]
 
 
 def _attempt(name: str, fn: Callable[[], None]) -> bool:
@@ -112,3 +114,89 @@ def check_top_t(student: Callable[[torch.Tensor, torch.Tensor, int], tuple[torch
 
     if _attempt("check_top_t", run):
         print(f"check_top_t: correct on {len(cases)} cases (a tie at the cut, padding and an isolated item included) ✓")
+
+
+def check_importance_pooling(student: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
+    """Exercise (notebook 03): γ, importance pooling — the α-weighted mean of the kept neighbours' messages.
+
+    ``student(messages, weights, mask)`` gets ``messages [B, T, d]``, ``weights [B, T]`` (≥ 0) and
+    ``mask [B, T]`` (True on real neighbours) and must return ``[B, d]``: Σ α·m / Σ α over the kept
+    neighbours. Padded slots must not contribute; a row with no neighbour pools to zeros.
+    """
+    g = torch.Generator().manual_seed(0)
+    m = torch.rand(6, 5, 4, generator=g)
+    w = torch.rand(6, 5, generator=g)
+    mask = torch.rand(6, 5, generator=g) > 0.3
+    mask[0] = True
+    mask[5] = False  # an isolated item
+    padded = torch.where(mask.unsqueeze(-1), m, torch.full_like(m, 1e3))  # garbage where padded
+    cases = [
+        ("weights summing to 1", padded, torch.where(mask, w, 0.0) / torch.where(mask, w, 0.0).sum(1, keepdim=True)
+         .clamp_min(1e-12), mask),
+        ("weights that do not sum to 1", padded, torch.where(mask, w, 0.0), mask),
+        ("non-zero weights on padded slots", padded, w, mask),
+    ]
+
+    def run() -> None:
+        for what, msgs, wts, msk in cases:
+            got = student(msgs.clone(), wts.clone(), msk.clone())
+            want = importance_pooling(msgs, wts, msk)
+            if not isinstance(got, torch.Tensor) or got.shape != want.shape:
+                shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
+                raise AssertionError(f"check_importance_pooling ({what}): return a tensor of shape "
+                                     f"{tuple(want.shape)} = [B, d], got {shape} (hint: sum over the T axis)")
+            if not bool(torch.isfinite(got).all()):
+                raise AssertionError(f"check_importance_pooling ({what}): NaN or inf in the result — a node "
+                                     "with no neighbour has Σα = 0; clamp the denominator (it pools to zeros)")
+            if not torch.allclose(got.float(), want, atol=1e-4):
+                row = int((got.float() - want).abs().amax(1).argmax())
+                if row == 5:
+                    hint = "the node with no neighbour must pool to zeros"
+                elif not bool(torch.allclose(got.float()[mask.all(1)], want[mask.all(1)], atol=1e-4)):
+                    hint = "divide by the sum of the kept weights, Σα over the kept neighbours"
+                else:
+                    hint = "padded slots must not contribute: zero their weights with the mask first"
+                raise AssertionError(f"check_importance_pooling ({what}): row {row} is "
+                                     f"{[round(x, 3) for x in got[row].tolist()]}, expected "
+                                     f"{[round(x, 3) for x in want[row].tolist()]} ({hint})")
+
+    if _attempt("check_importance_pooling", run):
+        print(f"check_importance_pooling: correct on {len(cases)} cases (padding and an isolated item included) ✓")
+
+
+def check_shared_negative_loss(student: Callable[[torch.Tensor, torch.Tensor, torch.Tensor, float], torch.Tensor]
+                               ) -> None:
+    """Exercise (notebook 05): the max-margin loss with negatives shared by the whole batch.
+
+    ``student(z_q, z_pos, z_neg, margin)`` gets ``z_q, z_pos [B, d]`` and ``z_neg [N, d]`` and must
+    return the scalar mean over queries b and negatives n of max(0, z_q·z_n − z_q·z_i + Δ).
+    """
+    g = torch.Generator().manual_seed(0)
+
+    def unit(*shape: int) -> torch.Tensor:
+        z = torch.randn(*shape, generator=g)
+        return z / z.norm(dim=-1, keepdim=True)
+
+    cases = [(unit(4, 3), unit(4, 3), unit(7, 3), 0.1), (unit(32, 8), unit(32, 8), unit(50, 8), 0.5),
+             (unit(1, 2), unit(1, 2), unit(1, 2), 0.0)]
+
+    def run() -> None:
+        for zq, zp, zn, margin in cases:
+            got = student(zq.clone(), zp.clone(), zn.clone(), margin)
+            want = max_margin_loss(zq, zp, zn, margin=margin).loss
+            where = f"(B={zq.shape[0]}, N={zn.shape[0]}, Δ={margin})"
+            if not isinstance(got, torch.Tensor) or got.numel() != 1:
+                raise AssertionError(f"check_shared_negative_loss {where}: return a scalar tensor, got "
+                                     f"{tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__}"
+                                     " (hint: average over both the queries and the negatives)")
+            if not torch.allclose(got.float().reshape(()), want, atol=1e-5):
+                no_relu = (zq @ zn.T - (zq * zp).sum(1, keepdim=True) + margin).mean()
+                hint = ("clip each hinge at zero before averaging: max(0, ·) is torch.relu or .clamp_min(0)"
+                        if torch.allclose(got.float().reshape(()), no_relu, atol=1e-5) else
+                        "scores are dot products: z_q @ z_neg.T gives [B, N]; the positive's score "
+                        "(z_q * z_pos).sum(1) is subtracted from each row")
+                raise AssertionError(f"check_shared_negative_loss {where}: got {float(got):.5f}, expected "
+                                     f"{float(want):.5f} ({hint})")
+
+    if _attempt("check_shared_negative_loss", run):
+        print(f"check_shared_negative_loss: correct on {len(cases)} cases ✓")

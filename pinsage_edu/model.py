@@ -1,0 +1,141 @@
+"""§3.2: the PinSage model — K stacked CONVOLVE layers and a dense head.
+
+    h⁽⁰⁾ = x                                          (optionally through an input projection)
+    h⁽ᵏ⁾ = CONVOLVE⁽ᵏ⁾(h⁽ᵏ⁻¹⁾, N, α)                   k = 1 … K, separate parameters per layer
+    z_u  = G₂ · ReLU(G₁ · h_u⁽ᴷ⁾ + g)                  the head
+
+The paper uses K = 2, a neighbour-transform width m = 2048 and embeddings of d = 1024.
+:meth:`PinSageConfig.paper` holds those sizes; :meth:`PinSageConfig.classroom` is small enough to
+train on a laptop CPU in minutes. The head's output is L2-normalised too (``normalize_output``,
+our choice, not stated in the paper): every layer's output already is, and with unit vectors the
+margin of the loss has a fixed meaning and dot products are cosines for nearest-neighbour search.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .convolve import POOLINGS, Convolve, l2_normalize
+from .minibatch import Blocks
+
+__all__ = ["PinSageConfig", "PinSage"]
+
+
+@dataclass(frozen=True)
+class PinSageConfig:
+    """Sizes and choices of a :class:`PinSage` model.
+
+    * ``in_dim``: width of the item features x.
+    * ``hidden_dim``: m, width of each layer's neighbour transform ReLU(Q·z_v + q).
+    * ``embed_dim``: d, width of every layer's output and of the final embedding.
+    * ``num_layers``: K. ``num_neighbors``: T (used by whoever samples the neighbourhoods).
+    * ``pooling``: ``importance`` (the paper), ``mean`` or ``max`` (the ablations).
+    * ``input_dim``: if set, h⁽⁰⁾ = ReLU(P·x + p) of this width instead of x itself.
+    """
+
+    in_dim: int
+    hidden_dim: int = 2048
+    embed_dim: int = 1024
+    num_layers: int = 2
+    num_neighbors: int = 50
+    pooling: str = "importance"
+    dropout: float = 0.0
+    input_dim: int | None = None
+    normalize_output: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("in_dim", "hidden_dim", "embed_dim", "num_layers", "num_neighbors"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+                raise ValueError(f"PinSageConfig.{name} must be a positive integer, got {v!r}")
+        if self.input_dim is not None and (not isinstance(self.input_dim, int) or self.input_dim <= 0):
+            raise ValueError(f"PinSageConfig.input_dim must be None or a positive integer, got {self.input_dim!r}")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"PinSageConfig.pooling must be one of {POOLINGS}, got {self.pooling!r}")
+        if not 0.0 <= float(self.dropout) < 1.0:
+            raise ValueError(f"PinSageConfig.dropout must be in [0, 1), got {self.dropout!r}")
+
+    @classmethod
+    def paper(cls, in_dim: int, **overrides: Any) -> "PinSageConfig":
+        """The paper's sizes: K = 2, T = 50, m = 2048, d = 1024, importance pooling."""
+        return replace(cls(in_dim=in_dim), **overrides)
+
+    @classmethod
+    def classroom(cls, in_dim: int, **overrides: Any) -> "PinSageConfig":
+        """Laptop sizes with the paper's shape: K = 2, T = 10, m = 128, d = 64."""
+        return replace(cls(in_dim=in_dim, hidden_dim=128, embed_dim=64, num_layers=2, num_neighbors=10), **overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class PinSage(nn.Module):
+    """K :class:`~pinsage_edu.convolve.Convolve` layers with separate parameters, then the head G₁, g, G₂.
+
+    ``model(blocks, features)`` returns the embeddings of ``blocks.seeds`` (in their order, repeats
+    included): FloatTensor [B, embed_dim]. ``features`` is the full item feature matrix
+    [num_items, in_dim] on the model's device; only the rows of S⁽⁰⁾ are read.
+    """
+
+    def __init__(self, config: PinSageConfig):
+        super().__init__()
+        self.config = c = config
+        self.input = nn.Linear(c.in_dim, c.input_dim) if c.input_dim is not None else None
+        dims = [c.input_dim or c.in_dim] + [c.embed_dim] * c.num_layers
+        self.layers = nn.ModuleList(
+            Convolve(dims[k], c.hidden_dim, dims[k + 1], pooling=c.pooling, dropout=c.dropout)
+            for k in range(c.num_layers))
+        self.G1 = nn.Linear(c.embed_dim, c.embed_dim)  # G₁·h + g
+        self.G2 = nn.Linear(c.embed_dim, c.embed_dim, bias=False)  # G₂·(…)
+
+    @property
+    def device(self) -> torch.device:
+        return self.G1.weight.device
+
+    def input_embeddings(self, x: torch.Tensor) -> torch.Tensor:
+        """h⁽⁰⁾ from feature rows: x itself, or ReLU(P·x + p) with an input projection."""
+        return x if self.input is None else F.relu(self.input(x))
+
+    def head(self, h: torch.Tensor) -> torch.Tensor:
+        """z = G₂·ReLU(G₁·h⁽ᴷ⁾ + g), L2-normalised when the config says so."""
+        z = self.G2(F.relu(self.G1(h)))
+        return l2_normalize(z) if self.config.normalize_output else z
+
+    def forward(self, blocks: Blocks, features: torch.Tensor) -> torch.Tensor:
+        self.check_inputs(blocks, features)
+        if blocks.num_layers != self.config.num_layers:
+            raise ValueError(f"blocks were sampled for K = {blocks.num_layers} layers but the model has "
+                             f"K = {self.config.num_layers}: "
+                             f"sample_blocks(seeds, {self.config.num_layers}, ...)")
+        x = features.index_select(0, blocks.input_ids)
+        if not bool(torch.isfinite(x).all()):
+            bad = blocks.input_ids[~torch.isfinite(x).all(1)][0]
+            raise ValueError(f"features of item {int(bad)} hold NaN or infinite values")
+        h = self.input_embeddings(x)
+        for layer, block in zip(self.layers, blocks.layers):
+            h = layer.forward_indexed(h, block.neighbors, block.weights, block.mask)
+        return self.head(h).index_select(0, blocks.seed_index)
+
+    def check_inputs(self, blocks: Blocks, features: torch.Tensor) -> None:
+        """Clear errors for features of the wrong shape and for tensors on another device than the model."""
+        if not isinstance(features, torch.Tensor) or features.dim() != 2:
+            raise ValueError(f"features must be a [num_items, in_dim] tensor, got "
+                             f"{tuple(features.shape) if isinstance(features, torch.Tensor) else type(features)}")
+        if features.shape[1] != self.config.in_dim:
+            raise ValueError(f"features have {features.shape[1]} columns but the model expects "
+                             f"in_dim = {self.config.in_dim}")
+        if not features.is_floating_point():
+            raise ValueError(f"features must be floating point, got {features.dtype}")
+        dev = self.device
+        if features.device != dev:
+            raise ValueError(f"features are on {features.device} but the model is on {dev}: features.to({str(dev)!r})")
+        if blocks.device != dev:
+            raise ValueError(f"blocks are on {blocks.device} but the model is on {dev}: blocks.to({str(dev)!r})")
+        if blocks.input_ids.numel() and int(blocks.input_ids.max()) >= features.shape[0]:
+            raise ValueError(f"blocks reach item {int(blocks.input_ids.max())} but features hold "
+                             f"{features.shape[0]} items")

@@ -1,0 +1,246 @@
+"""§3.3: training PinSage on related-item pairs — a minimal, single-process loop.
+
+One epoch walks the positive pairs (q, i) in a seeded random order, ``batch_size`` at a time. For
+each minibatch:
+
+1. draw the shared negatives (one set for the whole minibatch) and, from epoch 2 on, each query's
+   hard negatives from its PPR rank band — as many per query as the curriculum says;
+2. build Algorithm 2's blocks for every item the loss needs (queries, positives, negatives) at once,
+   so an item shared by several roles is embedded once;
+3. embed them, take the max-margin loss (or the cross-entropy ablation), one Adam step.
+
+After each epoch the whole catalogue is embedded and the validation hit-rate@K measured
+(item-to-item: the query's K nearest items by dot product). The producer–consumer loading,
+multi-GPU training, learning-rate schedule and checkpoints of §3.3 build on this loop.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+import torch
+
+from .evaluate import hit_rate
+from .graph import BipartiteGraph
+from .inference import embed_minibatches
+from .knn import exact_top_k
+from .loss import LossResult, cross_entropy_loss, max_margin_loss
+from .minibatch import NeighborhoodFn, sample_blocks
+from .model import PinSage
+from .negatives import curriculum, hard_negative_band, hard_negatives, shared_negative_mask, shared_negatives
+from .walks import PPRRanking, _generator, ppr_rank
+
+__all__ = ["TrainConfig", "EpochLog", "TrainHistory", "train_pinsage", "evaluate_hit_rate"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of :func:`train_pinsage`.
+
+    * ``max_hard_negatives``: the curriculum's cap (6 in the paper); 0 trains with shared negatives only.
+    * ``hard_band``: PPR ranks ``(lo, hi)`` of the hard negatives; None scales the paper's
+      2000–5000 to the catalogue (:func:`~pinsage_edu.negatives.hard_negative_band`).
+    * ``loss``: ``"margin"`` (the paper) or ``"xent"`` (the ablation); ``temperature`` for the latter.
+    * ``max_steps_per_epoch``: stop an epoch early (for quick demonstrations); None = every pair.
+    * ``eval_k`` / ``eval_pairs``: hit-rate@K on at most this many validation pairs (None = all).
+    """
+
+    epochs: int = 5
+    batch_size: int = 512
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    margin: float = 0.1
+    loss: str = "margin"
+    temperature: float = 0.1
+    num_shared_negatives: int = 500
+    max_hard_negatives: int = 6
+    hard_band: tuple[int, int] | None = None
+    max_steps_per_epoch: int | None = None
+    eval_k: int = 10
+    eval_pairs: int | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "num_shared_negatives", "eval_k"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+                raise ValueError(f"TrainConfig.{name} must be a positive integer, got {v!r}")
+        if not isinstance(self.max_hard_negatives, int) or self.max_hard_negatives < 0:
+            raise ValueError(f"TrainConfig.max_hard_negatives must be an integer >= 0, got {self.max_hard_negatives!r}")
+        if self.loss not in ("margin", "xent"):
+            raise ValueError(f"TrainConfig.loss must be 'margin' or 'xent', got {self.loss!r}")
+        if not self.lr > 0:
+            raise ValueError(f"TrainConfig.lr must be > 0, got {self.lr!r}")
+        if not self.margin >= 0:
+            raise ValueError(f"TrainConfig.margin must be >= 0, got {self.margin!r}")
+
+
+@dataclass
+class EpochLog:
+    """What one epoch did: the mean loss statistics of its steps and the validation hit-rate after it."""
+
+    epoch: int
+    hard_per_query: int
+    steps: int
+    loss: float
+    active: float
+    pos_score: float
+    neg_score: float
+    hard_score: float
+    val_hit_rate: float
+    seconds: float
+
+
+@dataclass
+class TrainHistory:
+    """Per-step losses (``step_loss``, ``step_active``) and one :class:`EpochLog` per epoch.
+
+    ``initial_hit_rate`` is the validation hit-rate of the untrained model (NaN without val pairs).
+    """
+
+    step_loss: list[float] = field(default_factory=list)
+    step_active: list[float] = field(default_factory=list)
+    epochs: list[EpochLog] = field(default_factory=list)
+    initial_hit_rate: float = float("nan")
+
+    @property
+    def val_hit_rates(self) -> list[float]:
+        return [e.val_hit_rate for e in self.epochs]
+
+    def table(self) -> str:
+        """The epochs as a small text table."""
+        head = "epoch  hard/q  steps    loss  active  pos·q  neg·q  hard·q  val hit@K"
+        rows = [f"{e.epoch:>5}  {e.hard_per_query:>6}  {e.steps:>5}  {e.loss:6.4f}  {e.active:6.3f}  "
+                f"{e.pos_score:5.3f}  {e.neg_score:5.3f}  {e.hard_score:6.3f}  {e.val_hit_rate:9.4f}"
+                for e in self.epochs]
+        return "\n".join([head] + rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"step_loss": self.step_loss, "step_active": self.step_active,
+                "epochs": [asdict(e) for e in self.epochs], "initial_hit_rate": self.initial_hit_rate}
+
+
+def _check_pairs(name: str, pairs: Any, num_items: int) -> torch.Tensor:
+    p = torch.as_tensor(pairs)
+    if p.dim() != 2 or p.shape[1] != 2 or p.is_floating_point() or p.dtype == torch.bool:
+        raise ValueError(f"{name} must be an integer [P, 2] tensor of (query, item) pairs, got "
+                         f"{p.dtype} {tuple(p.shape)}")
+    p = p.long()
+    if p.numel() and (int(p.min()) < 0 or int(p.max()) >= num_items):
+        raise ValueError(f"{name} hold item {int(p.max()) if int(p.max()) >= num_items else int(p.min())}, "
+                         f"outside the {num_items} items of the features")
+    return p
+
+
+def evaluate_hit_rate(model: PinSage, features: torch.Tensor, neighborhood_fn: NeighborhoodFn, pairs: Any, *,
+                      k: int = 10, batch_size: int = 1024) -> float:
+    """Hit-rate@k of the model on ``pairs`` (q, i): is i among q's k nearest items by dot product?"""
+    p = _check_pairs("pairs", pairs, features.shape[0])
+    z = embed_minibatches(model, features, neighborhood_fn, batch_size=batch_size)
+    ids, _ = exact_top_k(z, p[:, 0].to(z.device), k)
+    return hit_rate(ids, p[:, 1].to(z.device))
+
+
+def train_pinsage(model: PinSage, features: torch.Tensor, train_pairs: Any, neighborhood_fn: NeighborhoodFn, *,
+                  config: TrainConfig = TrainConfig(), graph: BipartiteGraph | None = None,
+                  val_pairs: Any = None, ranking: PPRRanking | None = None,
+                  on_step: Callable[[int, LossResult], None] | None = None,
+                  optimizer: torch.optim.Optimizer | None = None) -> TrainHistory:
+    """Fit ``model`` to the positive ``train_pairs`` [P, 2]; returns the :class:`TrainHistory`.
+
+    * ``features`` [num_items, in_dim] on the model's device; ``neighborhood_fn`` as for
+      :func:`~pinsage_edu.minibatch.sample_blocks` (its blocks are moved to the model's device).
+    * Hard negatives need a PPR ranking of every query: pass ``ranking`` (rows for items
+      ``0 … num_items−1``, ``k >=`` the band's end) or the train ``graph`` to compute one with
+      :func:`~pinsage_edu.walks.ppr_rank` for the queries that occur.
+    * ``on_step(step, result)`` is called after every optimiser step (for live plots).
+    """
+    c = config
+    N = features.shape[0]
+    pairs = _check_pairs("train_pairs", train_pairs, N)
+    if pairs.shape[0] == 0:
+        raise ValueError("train_pairs is empty: nothing to train on")
+    val = _check_pairs("val_pairs", val_pairs, N) if val_pairs is not None else None
+    if val is not None and c.eval_pairs is not None and val.shape[0] > c.eval_pairs:
+        pick = torch.randperm(val.shape[0], generator=torch.Generator().manual_seed(c.seed))[: c.eval_pairs]
+        val = val[torch.sort(pick).values]
+    dev = model.device
+    gen = torch.Generator().manual_seed(c.seed)  # the order of pairs, on the CPU
+    neg_gen = _generator(c.seed + 1, dev)  # shared and hard negatives, on the model's device
+    band, rank_rows = None, None
+    if c.max_hard_negatives > 0 and c.epochs > 1:
+        band = hard_negative_band(N, band=c.hard_band)
+        if ranking is None:
+            if graph is None:
+                raise ValueError("hard negatives need a PPR ranking: pass graph= (the train graph) or ranking=")
+            queries = torch.unique(pairs[:, 0])
+            ranking = ppr_rank(graph, queries, k=band[1])
+            rank_rows = torch.full((N,), -1, dtype=torch.long)
+            rank_rows[queries] = torch.arange(queries.numel())
+        elif ranking.ids.shape[0] != N:
+            raise ValueError(f"ranking must hold a row for each of the {N} items, got {ranking.ids.shape[0]}")
+        ranking = ranking.to(dev)
+        known = pairs.to(dev)
+    opt = optimizer or torch.optim.Adam(model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
+    history = TrainHistory()
+    if val is not None:
+        history.initial_hit_rate = evaluate_hit_rate(model, features, neighborhood_fn, val, k=c.eval_k)
+    step = 0
+    for epoch in range(1, c.epochs + 1):
+        t0 = time.perf_counter()
+        h = curriculum(epoch, c.max_hard_negatives) if band is not None else 0
+        order = torch.randperm(pairs.shape[0], generator=gen)
+        sums = {"loss": 0.0, "active": 0.0, "pos_score": 0.0, "neg_score": 0.0, "hard_score": 0.0}
+        n_steps = 0
+        model.train()
+        for lo in range(0, order.numel(), c.batch_size):
+            if c.max_steps_per_epoch is not None and n_steps >= c.max_steps_per_epoch:
+                break
+            batch = pairs.index_select(0, order[lo:lo + c.batch_size]).to(dev)
+            q, pos = batch[:, 0], batch[:, 1]
+            B = q.numel()
+            neg = shared_negatives(N, c.num_shared_negatives, device=dev, generator=neg_gen)
+            seeds = [q, pos, neg]
+            hard = None
+            if h > 0:
+                rows = q if rank_rows is None else rank_rows.to(dev).index_select(0, q)
+                hard = hard_negatives(ranking, h, band, rows=rows, positives=known, generator=neg_gen)
+                seeds.append(hard.ids.clamp_min(0).reshape(-1))  # padding embeds item 0; the mask drops it
+            blocks = sample_blocks(torch.cat(seeds), model.config.num_layers, neighborhood_fn).to(dev)
+            z = model(blocks, features)
+            z_q, z_pos, z_neg = z[:B], z[B:2 * B], z[2 * B:2 * B + neg.numel()]
+            z_hard = z[2 * B + neg.numel():].view(B, h, -1) if hard is not None else None
+            smask = shared_negative_mask(neg, q, pos)
+            if c.loss == "margin":
+                res = max_margin_loss(z_q, z_pos, z_neg, z_hard, c.margin, shared_mask=smask,
+                                      hard_mask=hard.mask if hard is not None else None)
+            else:
+                res = cross_entropy_loss(z_q, z_pos, z_neg, z_hard, c.temperature, shared_mask=smask,
+                                         hard_mask=hard.mask if hard is not None else None)
+            opt.zero_grad(set_to_none=True)
+            res.loss.backward()
+            opt.step()
+            loss_value = float(res.loss.detach())
+            if loss_value != loss_value:  # NaN: stop before the parameters are ruined any further
+                raise FloatingPointError(f"the loss became NaN at epoch {epoch}, step {n_steps + 1}: lower the "
+                                         f"learning rate (now {c.lr}) or check the features")
+            history.step_loss.append(loss_value)
+            history.step_active.append(res.active)
+            for key in sums:
+                v = loss_value if key == "loss" else getattr(res, key)
+                sums[key] += v if v == v else 0.0
+            n_steps += 1
+            step += 1
+            if on_step is not None:
+                on_step(step, res)
+        val_hr = evaluate_hit_rate(model, features, neighborhood_fn, val, k=c.eval_k) if val is not None \
+            else float("nan")
+        mean = {k: v / max(n_steps, 1) for k, v in sums.items()}
+        history.epochs.append(EpochLog(epoch=epoch, hard_per_query=h, steps=n_steps, loss=mean["loss"],
+                                       active=mean["active"], pos_score=mean["pos_score"],
+                                       neg_score=mean["neg_score"],
+                                       hard_score=mean["hard_score"] if h > 0 else float("nan"),
+                                       val_hit_rate=val_hr, seconds=time.perf_counter() - t0))
+    return history

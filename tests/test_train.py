@@ -1,0 +1,102 @@
+"""The minimal training loop, exact nearest neighbours and the hit-rate."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from pinsage_edu.evaluate import hit_rate, hits, popularity_recommendations
+from pinsage_edu.features import item_features
+from pinsage_edu.inference import embed_minibatches
+from pinsage_edu.knn import exact_top_k
+from pinsage_edu.minibatch import NeighborhoodTable, sample_blocks
+from pinsage_edu.model import PinSage, PinSageConfig
+from pinsage_edu.train import TrainConfig, train_pinsage
+
+
+@pytest.fixture(scope="module")
+def ml(ml_small, ml_small_split):
+    g = ml_small_split.graph
+    x = item_features(ml_small, g).x
+    return ml_small_split, g, x, NeighborhoodTable.build(g, 10, generator=0)
+
+
+def test_exact_top_k_by_hand():
+    z = torch.tensor([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.9, 0.1], [-1.0, 0.0]])
+    ids, scores = exact_top_k(z, [0, 2], k=3)
+    assert ids[0].tolist() == [1, 3, 2]  # 1 and 3 tie: smaller id first; the query itself is left out
+    assert ids[1].tolist() == [1, 3, 0]
+    assert torch.allclose(scores[0], torch.tensor([0.9, 0.9, 0.0]))
+    ids, _ = exact_top_k(z, [4], k=10, exclude_query=False, chunk_size=1)
+    assert ids[0, :5].tolist() == [4, 2, 1, 3, 0] and ids[0, 5:].tolist() == [-1] * 5
+    with pytest.raises(ValueError, match="not an item id"):
+        exact_top_k(z, [5])
+
+
+def test_hit_rate_and_popularity():
+    rec = torch.tensor([[1, 2, 3], [4, 5, -1]])
+    assert hits(rec, torch.tensor([3, -1])).tolist() == [True, False]  # padding never hits
+    assert hit_rate(rec, torch.tensor([3, 5])) == 1.0
+    deg = torch.tensor([5, 9, 1, 7])
+    assert popularity_recommendations(deg, torch.tensor([1, 2]), k=2).tolist() == [[3, 0], [1, 3]]
+    with pytest.raises(ValueError, match="answers"):
+        hits(rec, torch.tensor([1]))
+
+
+def test_the_tiny_training_run_lowers_the_loss_and_lifts_the_hit_rate(ml):
+    split, g, x, tab = ml
+    torch.manual_seed(0)
+    model = PinSage(PinSageConfig.classroom(x.shape[1]))
+    cfg = TrainConfig(epochs=2, max_steps_per_epoch=25, max_hard_negatives=0, eval_pairs=1000)
+    h = train_pinsage(model, x, split.train_pairs, tab, config=cfg, val_pairs=split.val_pairs)
+    first, last = sum(h.step_loss[:5]) / 5, sum(h.step_loss[-5:]) / 5
+    assert last < 0.8 * first, (first, last)
+    assert h.val_hit_rates[-1] > h.initial_hit_rate
+    assert [e.steps for e in h.epochs] == [25, 25] and "val hit@K" in h.table()
+
+
+def test_hard_negatives_follow_the_curriculum(ml):
+    split, g, x, tab = ml
+    torch.manual_seed(0)
+    model = PinSage(PinSageConfig.classroom(x.shape[1], hidden_dim=32, embed_dim=16))
+    cfg = TrainConfig(epochs=3, max_steps_per_epoch=2, batch_size=64, max_hard_negatives=6, hard_band=(20, 60))
+    seen = []
+    h = train_pinsage(model, x, split.train_pairs, tab, config=cfg, graph=g,
+                      on_step=lambda step, r: seen.append(r.hard_score))
+    assert [e.hard_per_query for e in h.epochs] == [0, 1, 2]
+    assert seen[0] != seen[0] and seen[-1] == seen[-1]  # NaN (no hard negatives) in epoch 1 only
+
+
+def test_the_xent_ablation_trains_too(ml):
+    split, g, x, tab = ml
+    torch.manual_seed(0)
+    model = PinSage(PinSageConfig.classroom(x.shape[1], pooling="mean"))
+    h = train_pinsage(model, x, split.train_pairs, tab,
+                      config=TrainConfig(epochs=1, max_steps_per_epoch=15, loss="xent", max_hard_negatives=0))
+    assert sum(h.step_loss[-3:]) < sum(h.step_loss[:3])
+
+
+def test_embed_minibatches_matches_one_big_batch(ml):
+    split, g, x, tab = ml
+    torch.manual_seed(0)
+    model = PinSage(PinSageConfig.classroom(x.shape[1]))
+    items = torch.arange(0, 600, 3)
+    small = embed_minibatches(model, x, tab, items, batch_size=37)
+    with torch.no_grad():
+        one = model.eval()(sample_blocks(items, 2, tab), x)
+    assert torch.allclose(small, one, atol=1e-5)
+
+
+def test_bad_training_input(ml):
+    split, g, x, tab = ml
+    model = PinSage(PinSageConfig.classroom(x.shape[1]))
+    with pytest.raises(ValueError, match="train_pairs"):
+        train_pinsage(model, x, split.train_pairs[:, 0], tab)
+    with pytest.raises(ValueError, match="outside"):
+        train_pinsage(model, x, torch.tensor([[0, 10 ** 6]]), tab)
+    with pytest.raises(ValueError, match="graph="):
+        train_pinsage(model, x, split.train_pairs, tab, config=TrainConfig(epochs=2))
+    with pytest.raises(ValueError, match="margin"):
+        TrainConfig(margin=-1.0)
+    with pytest.raises(ValueError, match="empty"):
+        train_pinsage(model, x, torch.zeros((0, 2), dtype=torch.long), tab)
