@@ -469,22 +469,16 @@ def _count(rows: torch.Tensor, items: torch.Tensor, num_rows: int, num_items: in
     return r, uniq - r * num_items, totals
 
 
-def visit_counts(graph: BipartiteGraph, seeds: Any, *, num_walks: int = 200, num_traversals: int = 3,
-                 termination_prob: float = 0.5, restart_prob: float = 0.0, include_seed: bool = False,
-                 weighted: bool = False, generator: torch.Generator | int | None = None) -> VisitCounts:
-    """Visits per item of ``num_walks`` walks from each seed (the seed's own start is never counted).
-
-    ``include_seed=False`` also drops the walks' returns to their own seed (the paper's neighbourhood
-    of u does not contain u).
-    """
+def _visits(graph: BipartiteGraph, seeds: torch.Tensor, *, num_walks: int, num_traversals: int,
+            termination_prob: float, restart_prob: float, include_seed: bool, weighted: bool,
+            generator: torch.Generator | int | None) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Every visit of the walks from ``seeds`` as ``(row, item)`` pairs (row = the seed's position), uncounted."""
     num_walks, num_traversals, termination_prob, restart_prob = _walk_args(
         num_walks, num_traversals, termination_prob, restart_prob)
-    seeds = _check_items(graph, seeds)
     gen = _generator(generator, graph.device)
     start = seeds.repeat_interleave(num_walks)
     steps = _walk(graph, start, num_traversals=num_traversals, termination_prob=termination_prob,
                   restart_prob=restart_prob, weighted=_use_weights(graph, weighted), generator=gen)
-    S = seeds.numel()
     if steps:
         walk = torch.cat([w for w, _, _ in steps])
         items = torch.cat([it for _, _, it in steps])
@@ -494,6 +488,22 @@ def visit_counts(graph: BipartiteGraph, seeds: Any, *, num_walks: int = 200, num
     if not include_seed:
         keep = torch.nonzero(items != start.index_select(0, walk)).squeeze(1)
         rows, items = rows.index_select(0, keep), items.index_select(0, keep)
+    return rows, items, num_walks
+
+
+def visit_counts(graph: BipartiteGraph, seeds: Any, *, num_walks: int = 200, num_traversals: int = 3,
+                 termination_prob: float = 0.5, restart_prob: float = 0.0, include_seed: bool = False,
+                 weighted: bool = False, generator: torch.Generator | int | None = None) -> VisitCounts:
+    """Visits per item of ``num_walks`` walks from each seed (the seed's own start is never counted).
+
+    ``include_seed=False`` also drops the walks' returns to their own seed (the paper's neighbourhood
+    of u does not contain u).
+    """
+    seeds = _check_items(graph, seeds)
+    rows, items, num_walks = _visits(graph, seeds, num_walks=num_walks, num_traversals=num_traversals,
+                                     termination_prob=termination_prob, restart_prob=restart_prob,
+                                     include_seed=include_seed, weighted=weighted, generator=generator)
+    S = seeds.numel()
     r, it, c = _count(rows, items, S, graph.num_items)
     return VisitCounts(seeds=seeds, rows=r, items=it, counts=c, num_items=graph.num_items, num_walks=num_walks)
 
@@ -574,6 +584,31 @@ def top_neighbors(visits: VisitCounts, num_neighbors: int) -> Neighborhoods:
     return Neighborhoods(seeds=visits.seeds, ids=ids, weights=w, mask=mask)
 
 
+def _importance_top(graph: BipartiteGraph, seeds: torch.Tensor, T: int, walk: dict[str, Any]) -> Neighborhoods:
+    """Visit counts, then the top-T cut, with items tied at the cut ordered at random rather than by id.
+
+    At 200 walks most counts are small (a popular movie's runners-up are visited 3 times each), so
+    ties at the cut are the rule; breaking them by the smaller id would tilt every neighbourhood
+    towards low ids (in MovieLens, the oldest films). Items are renamed by a random affine bijection
+    ``v ↦ (a·v + b) mod N`` (a coprime to N, drawn from the walks' generator) before counting, so the
+    count's own sort orders tied items randomly at no extra cost; the kept ids are mapped back.
+    """
+    rows, items, _ = _visits(graph, seeds, **walk)
+    N, S = graph.num_items, seeds.numel()
+    a, b = 1, 0
+    if N >= 3:
+        a, b = (int(x) for x in torch.randint(1, N, (2,), generator=walk["generator"], device=graph.device).tolist())
+        while math.gcd(a, N) != 1:
+            a = a % (N - 1) + 1
+        items = torch.remainder(items * a + b, N)
+    rows, mapped, counts = _count(rows, items, S, N)
+    ids, c, mask = _top_per_row(rows, mapped, counts, S, T)
+    if N >= 3:
+        ids = torch.where(mask, torch.remainder((ids - b) * pow(a, -1, N), N), ids)
+    w = c.to(torch.float32)
+    return Neighborhoods(seeds=seeds, ids=ids, weights=w / w.sum(1, keepdim=True).clamp_min(1e-12), mask=mask)
+
+
 def importance_neighborhoods(graph: BipartiteGraph, seeds: Any, num_neighbors: int = 50, *, num_walks: int = 200,
                              num_traversals: int = 3, termination_prob: float = 0.5, restart_prob: float = 0.0,
                              keep_seed: bool = False, weighted: bool = False, chunk_size: int = 2048,
@@ -585,23 +620,20 @@ def importance_neighborhoods(graph: BipartiteGraph, seeds: Any, num_neighbors: i
     as in the paper. ``keep_seed=True`` lets the seed appear in its own neighbourhood when walks
     return to it. An item with no collections gets an empty (all-padding) neighbourhood. Seeds are
     walked ``chunk_size`` at a time, so memory stays bounded when a caller asks for every item of a
-    large graph at once. Deterministic for a given generator state (and chunk size).
+    large graph at once. Items tied on visits at the top-T cut are ordered at random (see
+    :func:`_importance_top`), not by id. Deterministic for a given generator state (and chunk size).
     """
     T = _check_positive_int("num_neighbors", num_neighbors)
     chunk_size = _check_positive_int("chunk_size", chunk_size)
     seeds = _check_items(graph, seeds)
     gen = _generator(generator, graph.device)
-    parts = [top_neighbors(visit_counts(graph, seeds[lo:lo + chunk_size], num_walks=num_walks,
-                                        num_traversals=num_traversals, termination_prob=termination_prob,
-                                        restart_prob=restart_prob, include_seed=keep_seed, weighted=weighted,
-                                        generator=gen), T)
-             for lo in range(0, seeds.numel(), chunk_size)]
+    walk = dict(num_walks=num_walks, num_traversals=num_traversals, termination_prob=termination_prob,
+                restart_prob=restart_prob, include_seed=keep_seed, weighted=weighted, generator=gen)
+    parts = [_importance_top(graph, seeds[lo:lo + chunk_size], T, walk) for lo in range(0, seeds.numel(), chunk_size)]
     if len(parts) == 1:
         return parts[0]
     if not parts:  # no seeds: still validate the walk arguments and return the empty shape
-        return top_neighbors(visit_counts(graph, seeds, num_walks=num_walks, num_traversals=num_traversals,
-                                          termination_prob=termination_prob, restart_prob=restart_prob,
-                                          include_seed=keep_seed, weighted=weighted, generator=gen), T)
+        return _importance_top(graph, seeds, T, walk)
     return Neighborhoods(**{f.name: torch.cat([getattr(p, f.name) for p in parts]) for f in fields(Neighborhoods)})
 
 

@@ -539,3 +539,16 @@ def test_cuda_walks_have_the_same_statistics_as_cpu(shared, ml_small_split):
     p = W.pixie_recommend_batch(cuda, [0], 2, generator=torch.Generator(device="cuda").manual_seed(0))
     assert p.ids[0, 0].item() == 1
     assert math.isfinite(float(p.scores.sum()))
+
+
+def test_ties_at_the_top_t_cut_are_not_broken_by_item_id():
+    # one board holding items 0..100: 50 one-traversal walks from item 0 spread over 100 items, so the
+    # top-10 cut falls among items visited once or twice. Breaking such ties by the smaller id would
+    # keep mostly low ids; a fair tie-break keeps ids centred on the middle of 1..100.
+    g = BipartiteGraph.from_edges(torch.arange(101), torch.zeros(101, dtype=torch.long), num_items=101,
+                                  num_collections=1)
+    kept = torch.cat([W.importance_neighborhoods(g, [0], 10, num_walks=50, num_traversals=1, termination_prob=0.0,
+                                               generator=s).ids[0] for s in range(300)])
+    assert kept.numel() == 3000 and int(kept.min()) >= 1
+    assert abs(float(kept.float().mean()) - 50.5) < 3.0
+    assert 0.45 < float((kept <= 50).float().mean()) < 0.55
