@@ -42,6 +42,9 @@ class TrainConfig:
     * ``max_hard_negatives``: the curriculum's cap (6 in the paper); 0 trains with shared negatives only.
     * ``hard_band``: PPR ranks ``(lo, hi)`` of the hard negatives; None scales the paper's
       2000–5000 to the catalogue (:func:`~pinsage_edu.negatives.hard_negative_band`).
+    * ``ppr_method``: how the PPR ranking for hard negatives is computed when none is given —
+      ``"exact"`` (power iteration), ``"monte_carlo"`` (walks; far faster on large catalogues) or
+      ``"auto"`` (exact up to 50,000 items).
     * ``loss``: ``"margin"`` (the paper) or ``"xent"`` (the ablation); ``temperature`` for the latter.
     * ``max_steps_per_epoch``: stop an epoch early (for quick demonstrations); None = every pair.
     * ``eval_k`` / ``eval_pairs``: hit-rate@K on at most this many validation pairs (None = all).
@@ -57,6 +60,7 @@ class TrainConfig:
     num_shared_negatives: int = 500
     max_hard_negatives: int = 6
     hard_band: tuple[int, int] | None = None
+    ppr_method: str = "auto"
     max_steps_per_epoch: int | None = None
     eval_k: int = 10
     eval_pairs: int | None = None
@@ -69,6 +73,8 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig.{name} must be a positive integer, got {v!r}")
         if not isinstance(self.max_hard_negatives, int) or self.max_hard_negatives < 0:
             raise ValueError(f"TrainConfig.max_hard_negatives must be an integer >= 0, got {self.max_hard_negatives!r}")
+        if self.ppr_method not in ("auto", "exact", "monte_carlo"):
+            raise ValueError(f"TrainConfig.ppr_method must be 'auto', 'exact' or 'monte_carlo', got {self.ppr_method!r}")
         if self.loss not in ("margin", "xent"):
             raise ValueError(f"TrainConfig.loss must be 'margin' or 'xent', got {self.loss!r}")
         if not self.lr > 0:
@@ -176,9 +182,10 @@ def train_pinsage(model: PinSage, features: torch.Tensor, train_pairs: Any, neig
             if graph is None:
                 raise ValueError("hard negatives need a PPR ranking: pass graph= (the train graph) or ranking=")
             queries = torch.unique(pairs[:, 0])
-            ranking = ppr_rank(graph, queries, k=band[1])
-            rank_rows = torch.full((N,), -1, dtype=torch.long)
-            rank_rows[queries] = torch.arange(queries.numel())
+            method = c.ppr_method if c.ppr_method != "auto" else ("exact" if N <= 50_000 else "monte_carlo")
+            ranking = ppr_rank(graph, queries, k=band[1], method=method, generator=c.seed + 2)
+            rank_rows = torch.full((N,), -1, dtype=torch.long, device=dev)
+            rank_rows[queries.to(dev)] = torch.arange(queries.numel(), device=dev)
         elif ranking.ids.shape[0] != N:
             raise ValueError(f"ranking must hold a row for each of the {N} items, got {ranking.ids.shape[0]}")
         ranking = ranking.to(dev)
@@ -205,7 +212,7 @@ def train_pinsage(model: PinSage, features: torch.Tensor, train_pairs: Any, neig
             seeds = [q, pos, neg]
             hard = None
             if h > 0:
-                rows = q if rank_rows is None else rank_rows.to(dev).index_select(0, q)
+                rows = q if rank_rows is None else rank_rows.index_select(0, q)
                 hard = hard_negatives(ranking, h, band, rows=rows, positives=known, generator=neg_gen)
                 seeds.append(hard.ids.clamp_min(0).reshape(-1))  # padding embeds item 0; the mask drops it
             blocks = sample_blocks(torch.cat(seeds), model.config.num_layers, neighborhood_fn).to(dev)

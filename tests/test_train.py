@@ -59,7 +59,8 @@ def test_hard_negatives_follow_the_curriculum(ml):
     split, g, x, tab = ml
     torch.manual_seed(0)
     model = PinSage(PinSageConfig.classroom(x.shape[1], hidden_dim=32, embed_dim=16))
-    cfg = TrainConfig(epochs=3, max_steps_per_epoch=2, batch_size=64, max_hard_negatives=6, hard_band=(20, 60))
+    cfg = TrainConfig(epochs=3, max_steps_per_epoch=2, batch_size=64, max_hard_negatives=6, hard_band=(20, 60),
+                      ppr_method="monte_carlo")
     seen = []
     h = train_pinsage(model, x, split.train_pairs, tab, config=cfg, graph=g,
                       on_step=lambda step, r: seen.append(r.hard_score))
