@@ -125,10 +125,29 @@ def _as_seed_tensor(seeds: Any) -> torch.Tensor:
     return t.long()
 
 
-def _local_index(src: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
-    """Row of each id in ``src`` (every id must be present): one sort and one binary search."""
+def _extend(dst: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """S⁽ᵏ⁻¹⁾ = S⁽ᵏ⁾ then the newly reached ids (increasing), and every neighbour's row in it (−1 on padding).
+
+    When the ids span a range not much larger than the work (always, on catalogues up to a few
+    million items), a dense position table does it in O(range + T·|S⁽ᵏ⁾|) with no sort; otherwise
+    sorts and binary searches do.
+    """
+    nb = ids[mask]
+    space = max(int(nb.max()) if nb.numel() else -1, int(dst.max()) if dst.numel() else -1) + 1
+    if space <= max(1 << 22, 8 * (nb.numel() + dst.numel())):
+        reached = torch.zeros(space, dtype=torch.bool, device=dst.device)
+        reached[nb] = True
+        reached[dst] = False
+        new = torch.nonzero(reached).squeeze(1)
+        src = torch.cat([dst, new])
+        pos = torch.full((space,), -1, dtype=torch.long, device=dst.device)
+        pos[src] = torch.arange(src.numel(), device=dst.device)
+        return src, torch.where(mask, pos[ids.clamp_min(0)], torch.full_like(ids, -1))
+    reached = torch.unique(nb)
+    src = torch.cat([dst, reached[~torch.isin(reached, dst)]])
     sorted_src, perm = torch.sort(src)
-    return perm.index_select(0, torch.searchsorted(sorted_src, ids.reshape(-1))).view(ids.shape)
+    local = perm.index_select(0, torch.searchsorted(sorted_src, ids.clamp_min(0).reshape(-1))).view(ids.shape)
+    return src, torch.where(mask, local, torch.full_like(ids, -1))
 
 
 class _NeighborhoodCache:
@@ -169,24 +188,24 @@ def sample_blocks(seeds: Any, num_layers: int, neighborhood_fn: NeighborhoodFn) 
     """Algorithm 2's node sets S⁽ᴷ⁾ = seeds, S⁽ᵏ⁻¹⁾ = S⁽ᵏ⁾ ∪ N(S⁽ᵏ⁾), deduplicated and re-indexed.
 
     ``seeds`` (item ids, repeats allowed) are moved to the device of the neighbourhoods that
-    ``neighborhood_fn`` returns; everything after is vectorised (sorts, ``isin``, binary searches).
+    ``neighborhood_fn`` returns; everything after is vectorised (a position table, or sorts and
+    binary searches on huge id ranges).
     Within each set the destination nodes come first, in the order of the set above; the nodes
     new to the set follow in increasing id.
     """
     K = _check_positive_int("num_layers", num_layers)
     seeds = _as_seed_tensor(seeds)
     seeds = seeds.to(_device_of(neighborhood_fn, seeds))
-    cache = _NeighborhoodCache(neighborhood_fn)
+    # A table is a lookup already; anything else is asked once per node and minibatch.
+    fetch = neighborhood_fn.lookup if isinstance(neighborhood_fn, NeighborhoodTable) else _NeighborhoodCache(
+        neighborhood_fn)
     dst, seed_index = torch.unique(seeds, return_inverse=True)  # S⁽ᴷ⁾: each item once, sorted
     layers: list[Block] = []
     for _ in range(K):
-        ids, weights, mask = cache(dst)
+        ids, weights, mask = fetch(dst)
         if ids.device != dst.device:
             raise ValueError(f"neighborhood_fn returned tensors on {ids.device} for seeds on {dst.device}")
-        reached = torch.unique(ids[mask])
-        new = reached[~torch.isin(reached, dst)]
-        src = torch.cat([dst, new])  # S⁽ᵏ⁻¹⁾, destinations first
-        local = torch.where(mask, _local_index(src, ids.clamp_min(0)), torch.full_like(ids, -1))
+        src, local = _extend(dst, ids, mask)
         layers.append(Block(src_ids=src, neighbors=local, weights=weights, mask=mask))
         dst = src
     return Blocks(tuple(reversed(layers)), seeds, seed_index)
@@ -257,6 +276,11 @@ class NeighborhoodTable:
 
     def to(self, device: torch.device | str) -> "NeighborhoodTable":
         return NeighborhoodTable(self.table.to(device))
+
+    def lookup(self, seeds: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(ids, weights, mask)`` rows of ``seeds`` (what :func:`sample_blocks` reads)."""
+        nb = self(seeds)
+        return nb.ids, nb.weights, nb.mask
 
     def __call__(self, seeds: torch.Tensor) -> Neighborhoods:
         s = seeds.to(self.device)

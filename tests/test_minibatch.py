@@ -111,3 +111,18 @@ def test_bad_arguments():
     with pytest.raises(TypeError, match="Neighborhoods"):
         sample_blocks([0], 1, lambda s: s)
     assert isinstance(sample_blocks(torch.tensor([], dtype=torch.long), 2, table(TOY)), Blocks)
+
+
+def test_huge_id_ranges_take_the_sorting_path_and_agree():
+    # the same toy graph with every id multiplied by 10^7: too sparse a range for a position table
+    big = 10_000_000
+    tab = table(TOY)
+
+    def scaled(s: torch.Tensor) -> Neighborhoods:
+        nb = tab(s // big)
+        return Neighborhoods(s, torch.where(nb.mask, nb.ids * big, nb.ids), nb.weights, nb.mask)
+
+    small = sample_blocks([2, 0, 2], 2, tab)
+    huge = sample_blocks(torch.tensor([2, 0, 2]) * big, 2, scaled)
+    assert [t.tolist() for t in huge.node_ids] == [[i * big for i in t.tolist()] for t in small.node_ids]
+    assert all(torch.equal(a.neighbors, b.neighbors) for a, b in zip(small.layers, huge.layers))
