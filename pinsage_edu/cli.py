@@ -68,7 +68,8 @@ def neighbors(datasets: list[str], *, title: str, num_neighbors: int, num_walks:
 
 def train(dataset: str, *, preset: str, epochs: int, batch_size: int, lr: float, margin: float, loss: str,
           pooling: str, num_neighbors: int | None, max_hard: int, band: list[int] | None, resample: bool,
-          steps_per_epoch: int | None, device: str, title: str | None, min_rating: float, val_fraction: float,
+          steps_per_epoch: int | None, eval_pairs: int | None, device: str, title: str | None,
+          min_rating: float, val_fraction: float,
           test_fraction: float, seed: int) -> int:
     """Train PinSage on one dataset; print the epoch table and hit-rate@10 next to Pixie's and popularity's."""
     t0 = time.perf_counter()
@@ -87,7 +88,7 @@ def train(dataset: str, *, preset: str, epochs: int, batch_size: int, lr: float,
     model = PinSage(config).to(device)
     tc = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, margin=margin, loss=loss,
                      max_hard_negatives=max_hard, hard_band=tuple(band) if band else None,
-                     max_steps_per_epoch=steps_per_epoch, seed=seed)
+                     max_steps_per_epoch=steps_per_epoch, eval_pairs=eval_pairs, seed=seed)
     print(f"== {ds.name}: {graph.num_items:,} items, {len(split.train_pairs):,} train pairs; K = {config.num_layers}, "
           f"T = {config.num_neighbors}, m = {config.hidden_dim}, d = {config.embed_dim}, {config.pooling} pooling, "
           f"{loss} loss, up to {max_hard} hard negatives per query ({'resampled' if resample else 'fixed'} "
@@ -95,8 +96,12 @@ def train(dataset: str, *, preset: str, epochs: int, batch_size: int, lr: float,
     history = train_pinsage(model, x, split.train_pairs, nfn, config=tc, graph=graph, val_pairs=split.val_pairs)
     print(history.table())
     z = embed_minibatches(model, x, nfn)
-    print(f"hit-rate@10 (val pairs {len(split.val_pairs):,} · test pairs {len(split.test_pairs):,}):")
-    for name, pairs in (("val", split.val_pairs), ("test", split.test_pairs)):
+    held_out = {"val": split.val_pairs, "test": split.test_pairs}
+    if eval_pairs is not None:  # the same seeded subset for every recommender
+        held_out = {k: v[torch.randperm(len(v), generator=torch.Generator().manual_seed(seed))[:eval_pairs]]
+                    for k, v in held_out.items()}
+    print("hit-rate@10 (" + " · ".join(f"{k} pairs {len(v):,}" for k, v in held_out.items()) + "):")
+    for name, pairs in held_out.items():
         q, a = pairs[:, 0].to(device), pairs[:, 1].to(device)
         pin = hit_rate(exact_top_k(z, q, 10)[0], a)
         pix = hit_rate(pixie_recommend_batch(graph, q, k=10, generator=seed).ids, a)
@@ -156,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("--band", type=int, nargs=2, metavar=("LO", "HI"), help="PPR rank band of hard negatives")
     tr.add_argument("--resample", action="store_true", help="fresh walks for every minibatch (default: one table)")
     tr.add_argument("--steps-per-epoch", type=int, default=None, help="cap the steps of each epoch")
+    tr.add_argument("--eval-pairs", type=int, default=None, help="evaluate on at most this many held-out pairs")
     tr.add_argument("--device", default="cpu", help="cpu or cuda")
     tr.add_argument("--title", default=None, help="print PinSage's nearest items to this title")
     args = parser.parse_args(argv)
@@ -173,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
                          batch_size=args.batch_size, lr=args.lr, margin=args.margin, loss=args.loss,
                          pooling=args.pooling, num_neighbors=args.num_neighbors, max_hard=args.max_hard,
                          band=args.band, resample=args.resample, steps_per_epoch=args.steps_per_epoch,
+                         eval_pairs=args.eval_pairs,
                          device=args.device, title=args.title, **data)
         return summary(args.dataset or list(DEFAULT_DATASETS), **data)
     except (DataError, FileNotFoundError, ValueError) as exc:

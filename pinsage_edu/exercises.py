@@ -17,7 +17,7 @@ from .graph import _indptr
 from .loss import max_margin_loss
 from .walks import VisitCounts, top_neighbors
 
-__all__ = ["check_indptr", "check_top_t", "check_importance_pooling", "check_shared_negative_loss"]
+__all__ = ["check_indptr", "check_top_t", "check_importance_pooling", "check_reindex", "check_shared_negative_loss"]
 
 
 def _attempt(name: str, fn: Callable[[], None]) -> bool:
@@ -200,3 +200,42 @@ def check_shared_negative_loss(student: Callable[[torch.Tensor, torch.Tensor, to
 
     if _attempt("check_shared_negative_loss", run):
         print(f"check_shared_negative_loss: correct on {len(cases)} cases ✓")
+
+
+def check_reindex(student: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
+    """Exercise (notebook 04): Algorithm 2's re-indexing — global neighbour ids to local rows.
+
+    ``student(src_ids, ids, mask)`` gets the distinct global ids of a source set ``src_ids [N]`` and
+    the neighbours' global ids ``ids [B, T]`` (−1 where ``mask`` is False) and must return the local
+    rows ``[B, T]``: ``src_ids[out] == ids`` wherever ``mask`` holds, −1 elsewhere — exactly
+    :attr:`pinsage_edu.minibatch.Block.neighbors`.
+    """
+    from .data import synthetic_pins_boards
+    from .minibatch import NeighborhoodTable, sample_blocks
+
+    graph = synthetic_pins_boards(num_pins=300, num_boards=40, seed=0).graph()
+    table = NeighborhoodTable.build(graph, 5, generator=0)
+    isolated = torch.nonzero(graph.item_degrees == 0).squeeze(1)[:3].tolist()
+    batches = [sample_blocks([3, 7, 11], 2, table), sample_blocks(list(range(0, 300, 13)) + isolated, 3, table)]
+    cases = [blk for b in batches for blk in b.layers]
+
+    def run() -> None:
+        for n, blk in enumerate(cases):
+            nb = table(blk.dst_ids)
+            got = student(blk.src_ids.clone(), nb.ids.clone(), nb.mask.clone())
+            if not isinstance(got, torch.Tensor) or got.shape != blk.neighbors.shape:
+                shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
+                raise AssertionError(f"check_reindex (block {n}): return a LongTensor of shape "
+                                     f"{tuple(blk.neighbors.shape)} = [B, T], got {shape}")
+            got = got.long()
+            if not torch.equal(got[~nb.mask], blk.neighbors[~nb.mask]):
+                raise AssertionError(f"check_reindex (block {n}): padded slots (mask False) must hold -1")
+            if not torch.equal(got, blk.neighbors):
+                b, t = [int(x) for x in torch.nonzero(got != blk.neighbors)[0]]
+                raise AssertionError(
+                    f"check_reindex (block {n}): neighbour {int(nb.ids[b, t])} of row {b} got local row "
+                    f"{int(got[b, t])}, but it sits at row {int(blk.neighbors[b, t])} of src_ids (hint: "
+                    "searchsorted gives positions in the *sorted* ids; map them back through the permutation)")
+
+    if _attempt("check_reindex", run):
+        print(f"check_reindex: correct on {len(cases)} blocks (padding and items without neighbours included) ✓")

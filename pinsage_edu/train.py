@@ -140,6 +140,55 @@ def _check_pairs(name: str, pairs: Any, num_items: int) -> torch.Tensor:
     return p
 
 
+class _PrecomputedRanks:
+    """PPR rankings given for every item: a minibatch's rows are looked up."""
+
+    def __init__(self, ranking: PPRRanking):
+        self.ranking = ranking
+
+    def __call__(self, q: torch.Tensor) -> PPRRanking:
+        r = self.ranking
+        return PPRRanking(q, r.ids.index_select(0, q), r.scores.index_select(0, q), r.mask.index_select(0, q))
+
+
+class _LazyRanks:
+    """PPR rankings computed for a minibatch's queries when first needed.
+
+    Rows are kept while a table of every item's top ranks fits in ``max_cache_bytes`` (small
+    catalogues: each query is ranked once over the whole run); past that, every minibatch ranks its
+    own queries afresh (Monte-Carlo PPR keeps that cheap on large graphs).
+    """
+
+    def __init__(self, graph: BipartiteGraph, k: int, method: str, *, seed: int, device: torch.device,
+                 max_cache_bytes: int = 1 << 29):
+        self.graph, self.k, self.method, self.device = graph, k, method, device
+        self.generator = _generator(seed, graph.device)
+        n = graph.num_items
+        self.cached = n * k * 13 <= max_cache_bytes  # int64 id + float32 score + bool per entry
+        if self.cached:
+            self.ids = torch.full((n, k), -1, dtype=torch.long, device=device)
+            self.scores = torch.zeros((n, k), dtype=torch.float32, device=device)
+            self.mask = torch.zeros((n, k), dtype=torch.bool, device=device)
+            self.done = torch.zeros(n, dtype=torch.bool, device=device)
+
+    def _rank(self, queries: torch.Tensor) -> PPRRanking:
+        return ppr_rank(self.graph, queries.to(self.graph.device), k=self.k, method=self.method,
+                        generator=self.generator).to(self.device)
+
+    def __call__(self, q: torch.Tensor) -> PPRRanking:
+        if not self.cached:
+            u, inv = torch.unique(q, return_inverse=True)
+            r = self._rank(u)
+            return PPRRanking(q, r.ids[inv], r.scores[inv], r.mask[inv])
+        u = torch.unique(q)
+        need = u[~self.done[u]]
+        if need.numel():
+            r = self._rank(need)
+            self.ids[need], self.scores[need], self.mask[need] = r.ids, r.scores, r.mask
+            self.done[need] = True
+        return PPRRanking(q, self.ids[q], self.scores[q], self.mask[q])
+
+
 def evaluate_hit_rate(model: PinSage, features: torch.Tensor, neighborhood_fn: NeighborhoodFn, pairs: Any, *,
                       k: int = 10, batch_size: int = 1024) -> float:
     """Hit-rate@k of the model on ``pairs`` (q, i): is i among q's k nearest items by dot product?"""
@@ -159,8 +208,8 @@ def train_pinsage(model: PinSage, features: torch.Tensor, train_pairs: Any, neig
     * ``features`` [num_items, in_dim] on the model's device; ``neighborhood_fn`` as for
       :func:`~pinsage_edu.minibatch.sample_blocks` (its blocks are moved to the model's device).
     * Hard negatives need a PPR ranking of every query: pass ``ranking`` (rows for items
-      ``0 … num_items−1``, ``k >=`` the band's end) or the train ``graph`` to compute one with
-      :func:`~pinsage_edu.walks.ppr_rank` for the queries that occur.
+      ``0 … num_items−1``, ``k >=`` the band's end) or the train ``graph``, from which each
+      minibatch's queries are ranked with :func:`~pinsage_edu.walks.ppr_rank` when first needed.
     * ``on_step(step, result)`` is called after every optimiser step (for live plots).
     """
     c = config
@@ -175,20 +224,19 @@ def train_pinsage(model: PinSage, features: torch.Tensor, train_pairs: Any, neig
     dev = model.device
     gen = torch.Generator().manual_seed(c.seed)  # the order of pairs, on the CPU
     neg_gen = _generator(c.seed + 1, dev)  # shared and hard negatives, on the model's device
-    band, rank_rows = None, None
+    band, ranks = None, None
     if c.max_hard_negatives > 0 and c.epochs > 1:
         band = hard_negative_band(N, band=c.hard_band)
-        if ranking is None:
-            if graph is None:
-                raise ValueError("hard negatives need a PPR ranking: pass graph= (the train graph) or ranking=")
-            queries = torch.unique(pairs[:, 0])
+        if ranking is not None:
+            if ranking.ids.shape[0] != N or ranking.ids.shape[1] < band[1]:
+                raise ValueError(f"ranking must hold a row for each of the {N} items and at least {band[1]} ranks, "
+                                 f"got {tuple(ranking.ids.shape)}")
+            ranks = _PrecomputedRanks(ranking.to(dev))
+        elif graph is None:
+            raise ValueError("hard negatives need a PPR ranking: pass graph= (the train graph) or ranking=")
+        else:
             method = c.ppr_method if c.ppr_method != "auto" else ("exact" if N <= 50_000 else "monte_carlo")
-            ranking = ppr_rank(graph, queries, k=band[1], method=method, generator=c.seed + 2)
-            rank_rows = torch.full((N,), -1, dtype=torch.long, device=dev)
-            rank_rows[queries.to(dev)] = torch.arange(queries.numel(), device=dev)
-        elif ranking.ids.shape[0] != N:
-            raise ValueError(f"ranking must hold a row for each of the {N} items, got {ranking.ids.shape[0]}")
-        ranking = ranking.to(dev)
+            ranks = _LazyRanks(graph, band[1], method, seed=c.seed + 2, device=dev)
         known = pairs.to(dev)
     opt = optimizer or torch.optim.Adam(model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
     history = TrainHistory()
@@ -212,8 +260,7 @@ def train_pinsage(model: PinSage, features: torch.Tensor, train_pairs: Any, neig
             seeds = [q, pos, neg]
             hard = None
             if h > 0:
-                rows = q if rank_rows is None else rank_rows.index_select(0, q)
-                hard = hard_negatives(ranking, h, band, rows=rows, positives=known, generator=neg_gen)
+                hard = hard_negatives(ranks(q), h, band, positives=known, generator=neg_gen)
                 seeds.append(hard.ids.clamp_min(0).reshape(-1))  # padding embeds item 0; the mask drops it
             blocks = sample_blocks(torch.cat(seeds), model.config.num_layers, neighborhood_fn).to(dev)
             z = model(blocks, features)

@@ -12,6 +12,7 @@ from pinsage_edu.knn import exact_top_k
 from pinsage_edu.minibatch import NeighborhoodTable, sample_blocks
 from pinsage_edu.model import PinSage, PinSageConfig
 from pinsage_edu.train import TrainConfig, train_pinsage
+from pinsage_edu.walks import PPRRanking
 
 
 @pytest.fixture(scope="module")
@@ -101,3 +102,19 @@ def test_bad_training_input(ml):
         TrainConfig(margin=-1.0)
     with pytest.raises(ValueError, match="empty"):
         train_pinsage(model, x, torch.zeros((0, 2), dtype=torch.long), tab)
+
+
+def test_a_precomputed_ranking_is_used_as_given(ml):
+    split, g, x, tab = ml
+    N = g.num_items
+    gen = torch.Generator().manual_seed(0)
+    ids = torch.randint(0, N, (N, 60), generator=gen)
+    fake = PPRRanking(torch.arange(N), ids, torch.ones(N, 60), torch.ones(N, 60, dtype=torch.bool))
+    torch.manual_seed(0)
+    model = PinSage(PinSageConfig.classroom(x.shape[1], hidden_dim=16, embed_dim=8))
+    cfg = TrainConfig(epochs=2, max_steps_per_epoch=2, batch_size=32, hard_band=(20, 60))
+    h = train_pinsage(model, x, split.train_pairs, tab, config=cfg, ranking=fake)
+    assert h.epochs[1].hard_per_query == 1 and h.epochs[1].hard_score == h.epochs[1].hard_score
+    short = PPRRanking(torch.arange(N), ids[:, :30], torch.ones(N, 30), torch.ones(N, 30, dtype=torch.bool))
+    with pytest.raises(ValueError, match="at least 60 ranks"):
+        train_pinsage(model, x, split.train_pairs, tab, config=cfg, ranking=short)
