@@ -17,7 +17,8 @@ from .graph import _indptr
 from .loss import max_margin_loss
 from .walks import VisitCounts, top_neighbors
 
-__all__ = ["check_indptr", "check_top_t", "check_importance_pooling", "check_reindex", "check_shared_negative_loss"]
+__all__ = ["check_indptr", "check_top_t", "check_importance_pooling", "check_reindex", "check_shared_negative_loss",
+           "check_hard_negatives"]
 
 
 def _attempt(name: str, fn: Callable[[], None]) -> bool:
@@ -239,3 +240,55 @@ def check_reindex(student: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], 
 
     if _attempt("check_reindex", run):
         print(f"check_reindex: correct on {len(cases)} blocks (padding and items without neighbours included) ✓")
+
+
+def check_hard_negatives(student: Callable[..., torch.Tensor]) -> None:
+    """Exercise (notebook 06): one query's hard-negative draw from its PPR rank band.
+
+    ``student(ranked, query, positives, band, h, generator)`` gets the query's items best first
+    (``ranked`` LongTensor, the query itself not ranked, −1 on unranked slots), the query id, a
+    set of its known positives, ``band = (lo, hi)``, ``h`` and a ``torch.Generator``; it must return
+    ``min(h, #candidates)`` **distinct** items from ``ranked[lo:hi]``, none of them −1, the query or
+    a positive. Every draw is compared with the library's candidates (:func:`negatives.hard_negatives`).
+    """
+    from .data import synthetic_pins_boards
+    from .negatives import hard_negatives
+    from .walks import ppr_rank
+
+    graph = synthetic_pins_boards(num_pins=300, num_boards=40, seed=0).graph()
+    queries = torch.tensor([3, 7, 11, 40, 123])
+    ranking = ppr_rank(graph, queries, k=120)
+    ranked = ranking.ids.clone()
+    ranked[0, 20] = int(queries[0])  # a ranking that names the query itself must not yield it
+    ranking = type(ranking)(ranking.queries, ranked, ranking.scores, ranking.mask)
+    positives = torch.stack([queries.repeat_interleave(3), ranking.ids[:, 25:28].reshape(-1)], 1)
+    cases = [((20, 60), 6), ((20, 60), 50), ((100, 120), 4)]
+
+    def run() -> None:
+        for band, h in cases:
+            lo, hi = band
+            everything = hard_negatives(ranking, hi - lo, band, positives=positives, generator=0)
+            for b, q in enumerate(queries.tolist()):
+                allowed = set(everything.ids[b][everything.mask[b]].tolist())
+                pos = set(positives[positives[:, 0] == q, 1].tolist())
+                for seed in range(2):
+                    got = student(ranking.ids[b].clone(), q, set(pos), band, h, torch.Generator().manual_seed(seed))
+                    where = f"(query {q}, band {band}, h={h})"
+                    if not isinstance(got, torch.Tensor):
+                        raise AssertionError(f"check_hard_negatives {where}: return a LongTensor of item ids")
+                    items = got.reshape(-1).tolist()
+                    if len(items) != min(h, len(allowed)):
+                        raise AssertionError(f"check_hard_negatives {where}: {len(items)} items, expected "
+                                             f"{min(h, len(allowed))} (h, or every candidate when there are fewer)")
+                    if len(set(items)) != len(items):
+                        raise AssertionError(f"check_hard_negatives {where}: an item drawn twice (hint: a random "
+                                             "permutation of the candidates, then the first h)")
+                    bad = sorted(set(items) - allowed)
+                    if bad:
+                        why = ("the query itself" if q in bad else "a known positive" if set(bad) & pos else
+                               "−1 (an unranked slot)" if -1 in bad else "outside the band ranks[lo:hi]")
+                        raise AssertionError(f"check_hard_negatives {where}: {bad[:5]} is not a candidate: {why}")
+
+    if _attempt("check_hard_negatives", run):
+        print(f"check_hard_negatives: correct on {len(cases) * len(queries) * 2} draws "
+              "(distinct, from the band, no query, no positive) ✓")

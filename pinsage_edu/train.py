@@ -40,6 +40,9 @@ class TrainConfig:
     """Settings of :func:`train_pinsage`.
 
     * ``max_hard_negatives``: the curriculum's cap (6 in the paper); 0 trains with shared negatives only.
+    * ``curriculum``: True adds hard negatives epoch by epoch (none in epoch 1, then n − 1, capped);
+      False uses ``max_hard_negatives`` per query from the first epoch (the paper's comparison:
+      about twice the epochs to converge).
     * ``hard_band``: PPR ranks ``(lo, hi)`` of the hard negatives; None scales the paper's
       2000–5000 to the catalogue (:func:`~pinsage_edu.negatives.hard_negative_band`).
     * ``ppr_method``: how the PPR ranking for hard negatives is computed when none is given —
@@ -59,6 +62,7 @@ class TrainConfig:
     temperature: float = 0.1
     num_shared_negatives: int = 500
     max_hard_negatives: int = 6
+    curriculum: bool = True
     hard_band: tuple[int, int] | None = None
     ppr_method: str = "auto"
     max_steps_per_epoch: int | None = None
@@ -95,6 +99,7 @@ class EpochLog:
     pos_score: float
     neg_score: float
     hard_score: float
+    active_hard: float
     val_hit_rate: float
     seconds: float
 
@@ -117,10 +122,10 @@ class TrainHistory:
 
     def table(self) -> str:
         """The epochs as a small text table."""
-        head = "epoch  hard/q  steps    loss  active  pos·q  neg·q  hard·q  val hit@K"
+        head = "epoch  hard/q  steps    loss  active  pos·q  neg·q  hard·q  active hard  val hit@K"
         rows = [f"{e.epoch:>5}  {e.hard_per_query:>6}  {e.steps:>5}  {e.loss:6.4f}  {e.active:6.3f}  "
-                f"{e.pos_score:5.3f}  {e.neg_score:5.3f}  {e.hard_score:6.3f}  {e.val_hit_rate:9.4f}"
-                for e in self.epochs]
+                f"{e.pos_score:5.3f}  {e.neg_score:5.3f}  {e.hard_score:6.3f}  {e.active_hard:11.3f}  "
+                f"{e.val_hit_rate:9.4f}" for e in self.epochs]
         return "\n".join([head] + rows)
 
     def to_dict(self) -> dict[str, Any]:
@@ -202,7 +207,7 @@ def train_pinsage(model: PinSage, features: torch.Tensor, train_pairs: Any, neig
                   config: TrainConfig = TrainConfig(), graph: BipartiteGraph | None = None,
                   val_pairs: Any = None, ranking: PPRRanking | None = None,
                   on_step: Callable[[int, LossResult], None] | None = None,
-                  optimizer: torch.optim.Optimizer | None = None) -> TrainHistory:
+                  optimizer: torch.optim.Optimizer | None = None, start_epoch: int = 1) -> TrainHistory:
     """Fit ``model`` to the positive ``train_pairs`` [P, 2]; returns the :class:`TrainHistory`.
 
     * ``features`` [num_items, in_dim] on the model's device; ``neighborhood_fn`` as for
@@ -211,8 +216,14 @@ def train_pinsage(model: PinSage, features: torch.Tensor, train_pairs: Any, neig
       ``0 … num_items−1``, ``k >=`` the band's end) or the train ``graph``, from which each
       minibatch's queries are ranked with :func:`~pinsage_edu.walks.ppr_rank` when first needed.
     * ``on_step(step, result)`` is called after every optimiser step (for live plots).
+    * ``start_epoch``/``optimizer`` continue an earlier run one call at a time: epochs
+      ``start_epoch … start_epoch + epochs − 1`` are trained, with that epoch's curriculum and fresh
+      seeded draws (a call for epoch 3 never replays epoch 1's order or negatives). The untrained
+      hit-rate is measured only when ``start_epoch == 1``.
     """
     c = config
+    if isinstance(start_epoch, bool) or not isinstance(start_epoch, int) or start_epoch < 1:
+        raise ValueError(f"start_epoch must be an integer >= 1, got {start_epoch!r}")
     N = features.shape[0]
     pairs = _check_pairs("train_pairs", train_pairs, N)
     if pairs.shape[0] == 0:
@@ -222,10 +233,12 @@ def train_pinsage(model: PinSage, features: torch.Tensor, train_pairs: Any, neig
         pick = torch.randperm(val.shape[0], generator=torch.Generator().manual_seed(c.seed))[: c.eval_pairs]
         val = val[torch.sort(pick).values]
     dev = model.device
-    gen = torch.Generator().manual_seed(c.seed)  # the order of pairs, on the CPU
-    neg_gen = _generator(c.seed + 1, dev)  # shared and hard negatives, on the model's device
+    # the order of pairs (CPU) and the negatives (model's device); a later start_epoch draws afresh
+    gen = torch.Generator().manual_seed(c.seed + 1_000_003 * (start_epoch - 1))
+    neg_gen = _generator(c.seed + 1 + 1_000_003 * (start_epoch - 1), dev)
     band, ranks = None, None
-    if c.max_hard_negatives > 0 and c.epochs > 1:
+    last_epoch = start_epoch + c.epochs - 1
+    if c.max_hard_negatives > 0 and (last_epoch > 1 or not c.curriculum):
         band = hard_negative_band(N, band=c.hard_band)
         if ranking is not None:
             if ranking.ids.shape[0] != N or ranking.ids.shape[1] < band[1]:
@@ -240,14 +253,15 @@ def train_pinsage(model: PinSage, features: torch.Tensor, train_pairs: Any, neig
         known = pairs.to(dev)
     opt = optimizer or torch.optim.Adam(model.parameters(), lr=c.lr, weight_decay=c.weight_decay)
     history = TrainHistory()
-    if val is not None:
+    if val is not None and start_epoch == 1:
         history.initial_hit_rate = evaluate_hit_rate(model, features, neighborhood_fn, val, k=c.eval_k)
     step = 0
-    for epoch in range(1, c.epochs + 1):
+    for epoch in range(start_epoch, last_epoch + 1):
         t0 = time.perf_counter()
-        h = curriculum(epoch, c.max_hard_negatives) if band is not None else 0
+        h = 0 if band is None else curriculum(epoch, c.max_hard_negatives) if c.curriculum else c.max_hard_negatives
         order = torch.randperm(pairs.shape[0], generator=gen)
-        sums = {"loss": 0.0, "active": 0.0, "pos_score": 0.0, "neg_score": 0.0, "hard_score": 0.0}
+        sums = {"loss": 0.0, "active": 0.0, "pos_score": 0.0, "neg_score": 0.0, "hard_score": 0.0,
+                "active_hard": 0.0}
         n_steps = 0
         model.train()
         for lo in range(0, order.numel(), c.batch_size):
@@ -296,5 +310,6 @@ def train_pinsage(model: PinSage, features: torch.Tensor, train_pairs: Any, neig
                                        active=mean["active"], pos_score=mean["pos_score"],
                                        neg_score=mean["neg_score"],
                                        hard_score=mean["hard_score"] if h > 0 else float("nan"),
+                                       active_hard=mean["active_hard"] if h > 0 else float("nan"),
                                        val_hit_rate=val_hr, seconds=time.perf_counter() - t0))
     return history

@@ -16,7 +16,8 @@ from .graph import BipartiteGraph
 from .viz import draw_two_hop, plot_visit_counts
 from .walks import top_neighbors, uniform_neighborhoods, visit_counts
 
-__all__ = ["render_two_hop", "two_hop_explorer", "render_neighborhood", "neighborhood_explorer"]
+__all__ = ["render_two_hop", "two_hop_explorer", "render_neighborhood", "neighborhood_explorer",
+           "render_margin", "margin_explorer"]
 
 
 def render_two_hop(dataset: Dataset, graph: BipartiteGraph, title: str, *, max_collections: int = 6,
@@ -121,3 +122,73 @@ def neighborhood_explorer(dataset: Dataset, graph: BipartiteGraph) -> Any:
                 lambda: render_neighborhood(dataset, graph, title.value, num_neighbors=T.value, num_walks=walks.value,
                                             num_traversals=trav.value), caption_first=False)
     return w.VBox([w.HBox([title, T]), w.HBox([walks, trav]), out])
+
+
+def render_margin(margin: float, differences: Any = None, *, bins: int = 80) -> tuple[Figure, str]:
+    """The hinge max(0, x + Δ) against x = z_q·z_n − z_q·z_i, and a one-line caption (§3.3).
+
+    Without ``differences`` the figure shows the curve alone. With ``differences`` (any shape, e.g. the
+    [B, N] matrix of z_q·z_n − z_q·z_i over a batch and its shared negatives) their histogram is drawn
+    beneath the curve, the active ones (x > −Δ: they still give a gradient) in red, and the caption
+    reports the share of active hinges and their mean value. Raises ``ValueError`` for a margin < 0.
+    """
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import torch
+
+    if isinstance(margin, bool) or not isinstance(margin, (int, float)) or not margin >= 0:
+        raise ValueError(f"margin must be a number >= 0, got {margin!r}")
+    d = None
+    if differences is not None:
+        d = torch.as_tensor(differences, dtype=torch.float32).detach().cpu().reshape(-1)
+        d = d[torch.isfinite(d)]
+        if d.numel() == 0:
+            raise ValueError("differences holds no finite value")
+    lo, hi = -1.0, 0.5
+    if d is not None:
+        lo = min(lo, float(torch.quantile(d, 0.001)) if d.numel() <= 16_000_000 else float(d.min()))
+        hi = max(hi, float(d.max()))
+    lo, hi = max(lo, -2.0) - 0.05, min(hi, 2.0) + 0.05
+    fig, ax = plt.subplots(figsize=(8, 4))
+    x = np.linspace(lo, hi, 400)
+    ax.plot(x, np.maximum(0.0, x + margin), color="k", lw=2, label=f"max(0, x + Δ), Δ = {margin:.2f}")
+    ax.axvline(-margin, color="k", ls="--", lw=1)
+    ax.axvspan(-margin, hi, color="#d62728", alpha=0.08)
+    box = dict(facecolor="white", alpha=0.8, edgecolor="none", pad=1)
+    ax.text(-margin, ax.get_ylim()[1] * 0.9, "  active: gradient", color="#d62728", fontsize=9, bbox=box)
+    ax.text(-margin, ax.get_ylim()[1] * 0.9, "no gradient  ", ha="right", color="gray", fontsize=9, bbox=box)
+    ax.set(xlabel="x = z_q·z_n − z_q·z_i  (negative minus positive score)", ylabel="hinge", xlim=(lo, hi))
+    if d is None:
+        caption = (f"Δ = {margin:.2f}: a negative n still teaches while z_q·z_n > z_q·z_i − {margin:.2f}; "
+                   f"below that its hinge is 0 and so is its gradient")
+    else:
+        active = d > -margin
+        share, mean = float(active.float().mean()), float((d + margin).clamp_min(0).mean())
+        ax2 = ax.twinx()
+        edges = np.unique(np.append(np.linspace(lo, hi, bins + 1), -margin))  # colours split at −Δ
+        vals = d.numpy()
+        ax2.hist(vals[vals <= -margin], bins=edges, color="#1f77b4", alpha=0.45, label="inactive negatives")
+        ax2.hist(vals[vals > -margin], bins=edges, color="#d62728", alpha=0.6, label="active negatives")
+        ax2.set_ylabel("(query, negative) pairs")
+        ax.set_zorder(ax2.get_zorder() + 1)  # the curve in front of the histogram
+        ax.patch.set_visible(False)
+        caption = (f"Δ = {margin:.2f}: {share:.1%} of {d.numel():,} (query, negative) hinges active, "
+                   f"mean hinge {mean:.4f}")
+    handles, labels = ax.get_legend_handles_labels()
+    if d is not None:
+        more = ax2.get_legend_handles_labels()
+        handles, labels = handles + more[0], labels + more[1]
+    ax.legend(handles, labels, loc="center left", fontsize=8)
+    ax.set_title("the max-margin hinge of §3.3")
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    return fig, caption
+
+
+def margin_explorer(differences: Any = None) -> Any:
+    """A margin slider (Δ from 0 to 0.5) driving :func:`render_margin` on the given ``differences``."""
+    import ipywidgets as w
+
+    margin = w.FloatSlider(value=0.1, min=0.0, max=0.5, step=0.01, description="margin Δ", readout_format=".2f")
+    out = _wire([margin], lambda: render_margin(margin.value, differences), caption_first=False)
+    return w.VBox([margin, out])

@@ -50,7 +50,7 @@ def test_check_shared_negative_loss_explains_a_wrong_answer(wrong, hint):
 
 
 @pytest.mark.parametrize("check", [exercises.check_importance_pooling, exercises.check_shared_negative_loss,
-                                   exercises.check_reindex])
+                                   exercises.check_reindex, exercises.check_hard_negatives])
 def test_unattempted_exercises_do_not_fail(check, capsys):
     def stub(*args):
         raise NotImplementedError
@@ -79,3 +79,26 @@ def test_check_reindex_accepts_a_right_answer(capsys):
 def test_check_reindex_explains_a_wrong_answer(wrong, hint):
     with pytest.raises(AssertionError, match=hint):
         exercises.check_reindex(wrong)
+
+
+def good_hard(ranked, query, positives, band, h, generator):
+    window = ranked[band[0]:band[1]]
+    keep = (window >= 0) & (window != query) & ~torch.isin(window, torch.tensor(sorted(positives), dtype=torch.long))
+    cand = window[keep]
+    return cand[torch.randperm(cand.numel(), generator=generator)[:h]]
+
+
+def test_check_hard_negatives_accepts_a_right_answer(capsys):
+    exercises.check_hard_negatives(good_hard)
+    assert "check_hard_negatives: correct on 30 draws" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda r, q, pos, band, h, g: r[band[0]:band[0] + h], "positive|query itself"),
+    (lambda r, q, pos, band, h, g: good_hard(r, q, pos, (band[0] - 10, band[1]), h, g), "outside the band"),
+    (lambda r, q, pos, band, h, g: good_hard(r, q, set(), band, h, g), "positive|items, expected"),
+    (lambda r, q, pos, band, h, g: torch.cat([good_hard(r, q, pos, band, h, g)[:1]] * 2), "drawn twice|items, expected"),
+])
+def test_check_hard_negatives_explains_a_wrong_answer(wrong, hint):
+    with pytest.raises(AssertionError, match=hint):
+        exercises.check_hard_negatives(wrong)

@@ -85,6 +85,9 @@ def test_student_copies_hide_solutions_and_clear_outputs(tmp_path):
 @pytest.mark.parametrize("name, checker", [
     ("01_problem_setup", "check_indptr"),
     ("02_importance_neighborhoods", "check_top_t"),
+    ("03_convolve", "check_importance_pooling"),
+    ("04_minibatch", "check_reindex"),
+    ("05_margin_loss", "check_shared_negative_loss"),
 ])
 def test_student_copy_of_an_exercise_notebook_still_runs(tmp_path, name, checker):
     from nbconvert.preprocessors import ExecutePreprocessor
@@ -146,3 +149,29 @@ def test_cli_neighbors_names_a_missing_title(capsys):
 
     assert cli.main(["neighbors", "--title", "zzzz no such film"]) == 1
     assert "no item title contains 'zzzz no such film'" in capsys.readouterr().err
+
+
+def test_cli_train_prints_the_epochs_and_the_baselines(capsys):
+    from pinsage_edu import cli
+
+    assert cli.main(["train", "--epochs", "2", "--steps-per-epoch", "3", "--band", "20", "60", "--batch-size", "64",
+                     "--eval-pairs", "200", "--title", "Matrix, The (1999)"]) == 0
+    out = capsys.readouterr().out
+    assert "val hit@K" in out and "PinSage" in out and "Pixie" in out and "popularity" in out
+    assert "nearest items to Matrix, The (1999)" in out and "val pairs 200" in out
+
+
+def test_cli_train_names_a_bad_band(capsys):
+    from pinsage_edu import cli
+
+    assert cli.main(["train", "--epochs", "2", "--band", "10", "99999"]) == 1
+    assert "band" in capsys.readouterr().err
+
+
+def test_the_course_map_links_every_notebook_and_only_existing_ones():
+    import re
+
+    source = (ROOT / "notebooks" / "src" / "00_course_map.py").read_text()
+    linked = set(re.findall(r"\]\((\d\d_[a-z_]+)\.ipynb\)", source))
+    built = {p.stem for p in (ROOT / "notebooks").glob("*.ipynb")} - {"00_course_map"}
+    assert linked == built, f"linked but missing: {linked - built}; built but not linked: {built - linked}"

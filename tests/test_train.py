@@ -118,3 +118,22 @@ def test_a_precomputed_ranking_is_used_as_given(ml):
     short = PPRRanking(torch.arange(N), ids[:, :30], torch.ones(N, 30), torch.ones(N, 30, dtype=torch.bool))
     with pytest.raises(ValueError, match="at least 60 ranks"):
         train_pinsage(model, x, split.train_pairs, tab, config=cfg, ranking=short)
+
+
+def test_without_the_curriculum_hard_negatives_start_in_epoch_one_and_runs_continue(ml):
+    split, g, x, tab = ml
+    torch.manual_seed(0)
+    model = PinSage(PinSageConfig.classroom(x.shape[1], hidden_dim=16, embed_dim=8))
+    base = dict(max_steps_per_epoch=2, batch_size=32, hard_band=(20, 60), ppr_method="monte_carlo")
+    h = train_pinsage(model, x, split.train_pairs, tab, graph=g,
+                      config=TrainConfig(epochs=2, curriculum=False, max_hard_negatives=3, **base))
+    assert [e.hard_per_query for e in h.epochs] == [3, 3] and h.epochs[0].active_hard == h.epochs[0].active_hard
+    # one epoch per call: the curriculum and the draws continue where the previous call stopped
+    seen = []
+    for epoch in (1, 2, 3):
+        r = train_pinsage(model, x, split.train_pairs, tab, graph=g, config=TrainConfig(epochs=1, **base),
+                          start_epoch=epoch, on_step=lambda s, res: seen.append(float(res.loss.detach())))
+        assert r.epochs[0].epoch == epoch and r.epochs[0].hard_per_query == epoch - 1
+    assert len(set(seen)) == len(seen)
+    with pytest.raises(ValueError, match="start_epoch"):
+        train_pinsage(model, x, split.train_pairs, tab, start_epoch=0)

@@ -48,10 +48,10 @@ assert SIZE in ("classroom", "full")
 # |---|---|---|
 # | [01 · Problem setup](01_problem_setup.ipynb) | §3.1 | the pins–boards graph; MovieLens and goodbooks as pins and boards; degree distributions; one movie's two-hop neighbourhood; a synthetic graph whose topics we know |
 # | [02 · Importance-based neighbourhoods](02_importance_neighborhoods.ipynb) | §3.2 | random walks, visit counts, the top-T neighbourhood and its weights; importance vs uniform neighbours; convergence to personalized PageRank; Pixie |
-# | 03 · CONVOLVE | §3.2, Alg. 1 | the convolution by hand on a tiny graph; importance, mean and max pooling |
-# | 04 · Minibatches | §3.2, Alg. 2 | layered node sets for a batch, re-indexing, how sizes grow with K and T |
-# | 05 · Max-margin loss | §3.3 | the hinge, its margin, the share of active hinges during training |
-# | 06 · Hard negatives and the curriculum | §3.3 | PPR rank bands, hard negatives, the curriculum schedule |
+# | [03 · CONVOLVE](03_convolve.ipynb) | §3.2, Alg. 1 | the convolution by hand on a tiny graph; what each line does to the vectors; importance, mean and max pooling; the stacked model |
+# | [04 · Minibatches](04_minibatch.ipynb) | §3.2, Alg. 2 | layered node sets for a batch, their overlap, re-indexing, how sizes grow with K and T |
+# | [05 · Max-margin loss](05_margin_loss.ipynb) | §3.3 | the hinge and its margin, shared negatives, the share of active hinges and the score distributions during a training run |
+# | [06 · Hard negatives and the curriculum](06_hard_negatives.ipynb) | §3.3 | PPR rank bands scaled to the catalogue, hard negatives, the curriculum schedule, training with and without them |
 # | 07 · Training at scale | §3.3 | producer–consumer loading, warm-up, multi-GPU (DDP) |
 # | 08 · Inference and serving | §3.4 | MapReduce-style layer-wise embedding, exact and LSH nearest neighbours |
 # | 09 · Experiments | §4 | Table 1 rebuilt on our data, the ablations, similarity distributions, runtime |
