@@ -151,7 +151,8 @@ class Convolve(nn.Module):
             raise ValueError(f"{B} nodes to update but only {z_src.shape[0]} source rows: the updated nodes "
                              "must be the first rows of z_src")
         messages = self.neighbor_messages(z_src)  # once per source node
-        gathered = messages.index_select(0, neighbors.clamp_min(0).reshape(-1)).view(B, neighbors.shape[1], -1)
+        gathered = messages.index_select(0, neighbors.clamp_min(0).reshape(-1)).view(
+            B, neighbors.shape[1], messages.shape[1])
         return self.combine(z_src[:B], gathered, weights, mask)
 
     def _check(self, z: torch.Tensor, name: str, dims: int) -> None:

@@ -33,12 +33,18 @@ def hit_rate(recommended: torch.Tensor, answers: torch.Tensor) -> float:
 def popularity_recommendations(item_degrees: torch.Tensor, queries: torch.Tensor, k: int = 10) -> torch.Tensor:
     """LongTensor [Q, k]: the k items of highest degree for every query, the query itself skipped.
 
-    The floor any personalised recommender must clear.
+    The floor any personalised recommender must clear. Ties go to the smaller id; when the catalogue
+    has fewer than k other items the rows are padded with −1.
     """
+    if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
     q = torch.as_tensor(queries, device=item_degrees.device).long().reshape(-1)
     top = torch.sort(item_degrees, descending=True, stable=True).indices[: k + 1]
     cand = top.unsqueeze(0).expand(q.numel(), -1)
-    keep = cand != q.unsqueeze(1)
-    # each row drops at most one entry (the query); take the first k kept
-    order = torch.sort((~keep).to(torch.int8), dim=1, stable=True).indices[:, :k]
-    return cand.gather(1, order)
+    cand = torch.where(cand != q.unsqueeze(1), cand, torch.full_like(cand, -1))
+    # each row holds the query at most once: move that −1 to the end, keep k columns, pad to k
+    order = torch.sort((cand < 0).to(torch.int8), dim=1, stable=True).indices
+    out = cand.gather(1, order)[:, :k]
+    if out.shape[1] < k:
+        out = torch.cat([out, torch.full((q.numel(), k - out.shape[1]), -1, dtype=torch.long, device=out.device)], 1)
+    return out

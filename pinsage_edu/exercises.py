@@ -270,7 +270,7 @@ def check_hard_negatives(student: Callable[..., torch.Tensor]) -> None:
             everything = hard_negatives(ranking, hi - lo, band, positives=positives, generator=0)
             for b, q in enumerate(queries.tolist()):
                 allowed = set(everything.ids[b][everything.mask[b]].tolist())
-                pos = set(positives[positives[:, 0] == q, 1].tolist())
+                pos = set(positives[positives[:, 0] == q, 1].tolist()) | set(positives[positives[:, 1] == q, 0].tolist())
                 for seed in range(2):
                     got = student(ranking.ids[b].clone(), q, set(pos), band, h, torch.Generator().manual_seed(seed))
                     where = f"(query {q}, band {band}, h={h})"

@@ -38,6 +38,8 @@ def exact_top_k(embeddings: torch.Tensor, queries: Any, k: int = 10, *, exclude_
     k_eff = min(k, N - 1 if exclude_query else N)
     if chunk_size is None:
         chunk_size = max(1, (1 << 24) // max(N, 1))
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size <= 0:
+        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
     ids = torch.full((q.numel(), k), -1, dtype=torch.long, device=embeddings.device)
     scores = torch.full((q.numel(), k), float("-inf"), dtype=embeddings.dtype, device=embeddings.device)
     if k_eff <= 0:

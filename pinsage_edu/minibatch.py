@@ -114,6 +114,8 @@ class Blocks:
 
 def _as_seed_tensor(seeds: Any) -> torch.Tensor:
     t = torch.as_tensor(seeds)
+    if t.numel() == 0:
+        t = t.long()  # [] has no dtype of its own
     if t.dtype == torch.bool or t.is_floating_point() or t.is_complex():
         raise ValueError(f"seeds must hold integer item ids, got dtype {t.dtype}")
     if t.dim() == 0:

@@ -16,6 +16,7 @@ multi-GPU training, learning-rate schedule and checkpoints of §3.3 build on thi
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
@@ -71,11 +72,14 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "num_shared_negatives", "eval_k"):
+        for name in ("epochs", "batch_size", "num_shared_negatives", "eval_k", "max_steps_per_epoch", "eval_pairs"):
             v = getattr(self, name)
+            if v is None and name in ("max_steps_per_epoch", "eval_pairs"):
+                continue
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
                 raise ValueError(f"TrainConfig.{name} must be a positive integer, got {v!r}")
-        if not isinstance(self.max_hard_negatives, int) or self.max_hard_negatives < 0:
+        if isinstance(self.max_hard_negatives, bool) or not isinstance(self.max_hard_negatives, int) \
+                or self.max_hard_negatives < 0:
             raise ValueError(f"TrainConfig.max_hard_negatives must be an integer >= 0, got {self.max_hard_negatives!r}")
         if self.ppr_method not in ("auto", "exact", "monte_carlo"):
             raise ValueError(f"TrainConfig.ppr_method must be 'auto', 'exact' or 'monte_carlo', got {self.ppr_method!r}")
@@ -225,7 +229,7 @@ def train_pinsage(model: PinSage, features: torch.Tensor, train_pairs: Any, neig
     if isinstance(start_epoch, bool) or not isinstance(start_epoch, int) or start_epoch < 1:
         raise ValueError(f"start_epoch must be an integer >= 1, got {start_epoch!r}")
     N = features.shape[0]
-    pairs = _check_pairs("train_pairs", train_pairs, N)
+    pairs = _check_pairs("train_pairs", train_pairs, N).cpu()  # indexed by a CPU permutation; batches move
     if pairs.shape[0] == 0:
         raise ValueError("train_pairs is empty: nothing to train on")
     val = _check_pairs("val_pairs", val_pairs, N) if val_pairs is not None else None
@@ -244,6 +248,9 @@ def train_pinsage(model: PinSage, features: torch.Tensor, train_pairs: Any, neig
             if ranking.ids.shape[0] != N or ranking.ids.shape[1] < band[1]:
                 raise ValueError(f"ranking must hold a row for each of the {N} items and at least {band[1]} ranks, "
                                  f"got {tuple(ranking.ids.shape)}")
+            if not torch.equal(ranking.queries.cpu(), torch.arange(N)):
+                raise ValueError("ranking must rank items 0 … N−1 in order (row q for query q): "
+                                 "ppr_rank(graph, torch.arange(graph.num_items), k=...)")
             ranks = _PrecomputedRanks(ranking.to(dev))
         elif graph is None:
             raise ValueError("hard negatives need a PPR ranking: pass graph= (the train graph) or ranking=")
@@ -262,6 +269,7 @@ def train_pinsage(model: PinSage, features: torch.Tensor, train_pairs: Any, neig
         order = torch.randperm(pairs.shape[0], generator=gen)
         sums = {"loss": 0.0, "active": 0.0, "pos_score": 0.0, "neg_score": 0.0, "hard_score": 0.0,
                 "active_hard": 0.0}
+        counts = dict.fromkeys(sums, 0)
         n_steps = 0
         model.train()
         for lo in range(0, order.numel(), c.batch_size):
@@ -287,25 +295,28 @@ def train_pinsage(model: PinSage, features: torch.Tensor, train_pairs: Any, neig
             else:
                 res = cross_entropy_loss(z_q, z_pos, z_neg, z_hard, c.temperature, shared_mask=smask,
                                          hard_mask=hard.mask if hard is not None else None)
+            loss_value = float(res.loss.detach())
+            if not math.isfinite(loss_value):  # checked before the step: the parameters stay as they were
+                raise FloatingPointError(f"the loss became {loss_value} at epoch {epoch}, step {n_steps + 1}; the "
+                                         f"model was not updated with it: lower the learning rate (now {c.lr}) "
+                                         "or check the features")
             opt.zero_grad(set_to_none=True)
             res.loss.backward()
             opt.step()
-            loss_value = float(res.loss.detach())
-            if loss_value != loss_value:  # NaN: stop before the parameters are ruined any further
-                raise FloatingPointError(f"the loss became NaN at epoch {epoch}, step {n_steps + 1}: lower the "
-                                         f"learning rate (now {c.lr}) or check the features")
             history.step_loss.append(loss_value)
             history.step_active.append(res.active)
             for key in sums:
                 v = loss_value if key == "loss" else getattr(res, key)
-                sums[key] += v if v == v else 0.0
+                if v == v:  # a NaN statistic (no hard negative left in this step) is not averaged in
+                    sums[key] += v
+                    counts[key] += 1
             n_steps += 1
             step += 1
             if on_step is not None:
                 on_step(step, res)
         val_hr = evaluate_hit_rate(model, features, neighborhood_fn, val, k=c.eval_k) if val is not None \
             else float("nan")
-        mean = {k: v / max(n_steps, 1) for k, v in sums.items()}
+        mean = {k: v / counts[k] if counts[k] else float("nan") for k, v in sums.items()}
         history.epochs.append(EpochLog(epoch=epoch, hard_per_query=h, steps=n_steps, loss=mean["loss"],
                                        active=mean["active"], pos_score=mean["pos_score"],
                                        neg_score=mean["neg_score"],

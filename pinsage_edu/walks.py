@@ -590,21 +590,23 @@ def _importance_top(graph: BipartiteGraph, seeds: torch.Tensor, T: int, walk: di
     At 200 walks most counts are small (a popular movie's runners-up are visited 3 times each), so
     ties at the cut are the rule; breaking them by the smaller id would tilt every neighbourhood
     towards low ids (in MovieLens, the oldest films). Items are renamed by a random affine bijection
-    ``v ↦ (a·v + b) mod N`` (a coprime to N, drawn from the walks' generator) before counting, so the
-    count's own sort orders tied items randomly at no extra cost; the kept ids are mapped back.
+    ``v ↦ (a·v + b_s) mod N`` (a coprime to N, a shift b_s per seed, drawn from the walks' generator)
+    before counting, so the count's own sort orders tied items randomly, at the cost of two
+    element-wise operations per visit; the kept ids are mapped back.
     """
     rows, items, _ = _visits(graph, seeds, **walk)
     N, S = graph.num_items, seeds.numel()
-    a, b = 1, 0
     if N >= 3:
-        a, b = (int(x) for x in torch.randint(1, N, (2,), generator=walk["generator"], device=graph.device).tolist())
+        gen = walk["generator"]
+        a = int(torch.randint(1, N, (1,), generator=gen, device=graph.device))
         while math.gcd(a, N) != 1:
             a = a % (N - 1) + 1
-        items = torch.remainder(items * a + b, N)
+        b = torch.randint(0, N, (S,), generator=gen, device=graph.device)  # one shift per seed: its own order
+        items = torch.remainder(items * a + b.index_select(0, rows), N)
     rows, mapped, counts = _count(rows, items, S, N)
     ids, c, mask = _top_per_row(rows, mapped, counts, S, T)
     if N >= 3:
-        ids = torch.where(mask, torch.remainder((ids - b) * pow(a, -1, N), N), ids)
+        ids = torch.where(mask, torch.remainder((ids - b.unsqueeze(1)) * pow(a, -1, N), N), ids)
     w = c.to(torch.float32)
     return Neighborhoods(seeds=seeds, ids=ids, weights=w / w.sum(1, keepdim=True).clamp_min(1e-12), mask=mask)
 

@@ -111,6 +111,7 @@ def test_bad_arguments():
     with pytest.raises(TypeError, match="Neighborhoods"):
         sample_blocks([0], 1, lambda s: s)
     assert isinstance(sample_blocks(torch.tensor([], dtype=torch.long), 2, table(TOY)), Blocks)
+    assert sample_blocks([], 2, table(TOY)).sizes == [0, 0, 0]
 
 
 def test_huge_id_ranges_take_the_sorting_path_and_agree():

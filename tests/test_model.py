@@ -101,3 +101,9 @@ def test_bad_input_is_named(toy):
         PinSageConfig(in_dim=3, pooling="sum")
     with pytest.raises(ValueError, match="num_layers"):
         PinSageConfig(in_dim=3, num_layers=0)
+
+
+def test_an_empty_minibatch_gives_no_embeddings(toy):
+    g, tab, x = toy
+    model = PinSage(PinSageConfig(in_dim=12, hidden_dim=8, embed_dim=4))
+    assert model(sample_blocks([], 2, tab), x).shape == (0, 4)

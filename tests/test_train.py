@@ -32,6 +32,8 @@ def test_exact_top_k_by_hand():
     assert ids[0, :5].tolist() == [4, 2, 1, 3, 0] and ids[0, 5:].tolist() == [-1] * 5
     with pytest.raises(ValueError, match="not an item id"):
         exact_top_k(z, [5])
+    with pytest.raises(ValueError, match="chunk_size"):
+        exact_top_k(z, [0], chunk_size=0)
 
 
 def test_hit_rate_and_popularity():
@@ -40,6 +42,9 @@ def test_hit_rate_and_popularity():
     assert hit_rate(rec, torch.tensor([3, 5])) == 1.0
     deg = torch.tensor([5, 9, 1, 7])
     assert popularity_recommendations(deg, torch.tensor([1, 2]), k=2).tolist() == [[3, 0], [1, 3]]
+    assert popularity_recommendations(deg, torch.tensor([1]), k=5).tolist() == [[3, 0, 2, -1, -1]]  # never itself
+    with pytest.raises(ValueError, match="k must"):
+        popularity_recommendations(deg, torch.tensor([1]), k=0)
     with pytest.raises(ValueError, match="answers"):
         hits(rec, torch.tensor([1]))
 
@@ -137,3 +142,20 @@ def test_without_the_curriculum_hard_negatives_start_in_epoch_one_and_runs_conti
     assert len(set(seen)) == len(seen)
     with pytest.raises(ValueError, match="start_epoch"):
         train_pinsage(model, x, split.train_pairs, tab, start_epoch=0)
+
+
+def test_a_non_finite_loss_stops_training_before_the_step(ml):
+    split, g, x, tab = ml
+    torch.manual_seed(0)
+    model = PinSage(PinSageConfig.classroom(x.shape[1], hidden_dim=16, embed_dim=8))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    model.G2.register_forward_hook(lambda mod, inp, out: out * float("nan"))  # a loss that turns NaN
+    with pytest.raises(FloatingPointError, match="not updated"):
+        train_pinsage(model, x, split.train_pairs, tab, config=TrainConfig(epochs=1, max_hard_negatives=0))
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_config_rejects_counts_that_would_train_nothing():
+    for bad in (dict(max_steps_per_epoch=0), dict(eval_pairs=0), dict(max_hard_negatives=True), dict(epochs=0)):
+        with pytest.raises(ValueError, match="TrainConfig"):
+            TrainConfig(**bad)
