@@ -130,6 +130,8 @@ class TrainHistory:
         rows = [f"{e.epoch:>5}  {e.hard_per_query:>6}  {e.steps:>5}  {e.loss:6.4f}  {e.active:6.3f}  "
                 f"{e.pos_score:5.3f}  {e.neg_score:5.3f}  {e.hard_score:6.3f}  {e.active_hard:11.3f}  "
                 f"{e.val_hit_rate:9.4f}" for e in self.epochs]
+        if self.initial_hit_rate == self.initial_hit_rate:  # measured: the untrained model as epoch 0
+            rows.insert(0, f"{0:>5}  {'(untrained)':>76}  {self.initial_hit_rate:9.4f}")
         return "\n".join([head] + rows)
 
     def to_dict(self) -> dict[str, Any]:
