@@ -164,7 +164,7 @@ exercises.check_top_t(my_top_t)
 # T movies drawn uniformly from the *distinct* movies two hops away — any movie liked by anyone who
 # liked *The Matrix*, all alike. (Sampling uniformly *per hop* — a user, then one of their movies — is
 # just a one-traversal walk, which already favours shared movies.) Put the two lists side by side; the
-# importance list is a fresh draw of 1,000 walks, so it differs a little from the chart above — at
+# importance list is a fresh draw of 1,000 walks, so it differs noticeably from the chart above — at
 # this many walks the top 10 is still noisy (see the convergence section).
 
 # %%

@@ -270,9 +270,9 @@ assert abs(float(out_by_hand.norm()) - 1) < 1e-5
 
 # %% [markdown]
 # > Our remark: in this *untrained* layer the output direction comes mostly from the movie's own
-# > features — the self part is several times longer than the neighbourhood part and almost all of
-# > the output's direction is shared with it, while the neighbourhood part is nearly orthogonal to the
-# > output. That is an accident of the random initialisation (the 86-d features are longer than the
+# > features — the self part is several times longer than the neighbourhood part and much closer to
+# > the output's direction (the cosines above), while the neighbourhood part is nearly orthogonal to
+# > the output. That is an accident of the random initialisation (the 86-d features are longer than the
 # > pooled message), not a property of CONVOLVE: training (notebook 05) sets how much W listens to
 # > each half, and because line 2 *concatenates*, it can weigh them differently.
 #
@@ -397,8 +397,9 @@ assert cos(m_v, pooled["importance"])[bottom] < cos(m_v, pooled["mean"])[bottom]
 # What the numbers say, for this untrained layer on MovieLens:
 #
 # * **Importance ≈ mean here.** In the classroom size (T = 10 from 200 walks) the most visited
-#   neighbour of a typical movie has well under twice the weight of the least visited one, so the
-#   α-weighted mean stays close to the plain mean and the layer's outputs are nearly identical. The
+#   neighbour of a typical movie has less than twice the weight of the least visited one (the median
+#   ratio above), so the α-weighted mean stays close to the plain mean and the layer's outputs are
+#   nearly identical. The
 #   difference is still there in the right panel: importance pooling sits a little closer to the
 #   high-α neighbours (*Star Wars*, *The Godfather*) and a little further from the low-α ones than
 #   the mean does.

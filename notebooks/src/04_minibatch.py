@@ -180,12 +180,14 @@ assert set().union(*fields) == S[0] and blocks.sizes[0] < total
 print(f"de-duplication saves {total - blocks.sizes[0]} of {total} feature rows ({1 - blocks.sizes[0] / total:.0%})")
 
 # %% [markdown]
-# Three quite different movies already share 8 of their 31 receptive-field rows, all of them in S⁽⁰⁾
-# (the three movies' own neighbourhoods do not overlap at T = 3). The shared ones are widely liked
-# films (*Pulp Fiction*, *The Shawshank Redemption*, *The Silence of the Lambs*, …) that sit in many
-# neighbourhoods — and even the seeds themselves: *Toy Story* is a neighbour of *Raiders of the Lost
-# Ark*, so it is in *Star Wars*' receptive field too, and is still fetched once. With T = 3 and three
-# movies the saving is 26%; it grows quickly with T and with the batch, as we measure further down.
+# Three quite different movies already share several of their receptive-field rows (the counts
+# above), all of them in S⁽⁰⁾ (the three movies' own neighbourhoods do not overlap at T = 3). The
+# shared ones are widely liked films (here *Pulp Fiction*, *Forrest Gump*, *The Shawshank
+# Redemption*, …) that sit in many neighbourhoods — and even the seeds themselves: *The Matrix* is a
+# neighbour of *Raiders of the Lost Ark*, one of *Star Wars*' neighbours, so it is in *Star Wars*'
+# receptive field too (and *Star Wars* is in *The Matrix*'s), and is still fetched once. With T = 3
+# and three movies the saving is already almost a fifth of the rows; it grows quickly with T and with
+# the batch, as we measure further down.
 #
 # ## Re-indexing: global ids → local rows
 #
@@ -271,8 +273,9 @@ exercises.check_reindex(my_reindex)
 # |S⁽⁰⁾| for K = 1, 2, 3 and T = 5, 10, 20, 50.
 #
 # One set of walks serves every T: we count the visits of 200 walks from every item once
-# (`visit_counts`) and cut the same counts at each T (`top_neighbors`), which is exactly what
-# `NeighborhoodTable.build` does (it walks in chunks, so its walks differ but not its method).
+# (`visit_counts`) and cut the same counts at each T (`top_neighbors`), which is also what
+# `NeighborhoodTable.build` does (it walks in chunks and orders items tied at the cut at random rather
+# than by the smaller id, so its neighbourhoods differ in detail but not in method).
 
 # %%
 Ts, Ks = [5, 10, 20, 50], [1, 2, 3]
@@ -423,9 +426,9 @@ print(f"same z inside a minibatch of {len(big.seeds)} seeds (|S(0)| = {big.sizes
 # the same with a sampler that walks anew on every call.
 #
 # > Our remark: with the default 200 walks, a popular movie's walks visit ~280 distinct movies, the
-# > most visited only 4–6 times and most of its top 10 just 3 times — ties, broken by the smaller id.
-# > So a fresh sample keeps only a few of the 10 neighbours (notebook 02 showed how slowly the top-T
-# > settles). Within one minibatch that noise is at least consistent across the layers.
+# > most visited only 4–6 times and much of its top 10 just 3 times — ties, broken at random. So a
+# > fresh sample keeps few of the 10 neighbours (the output below; notebook 02 showed how slowly the
+# > top-T settles). Within one minibatch that noise is at least consistent across the layers.
 
 # %%
 # NBVAL_CHECK_OUTPUT

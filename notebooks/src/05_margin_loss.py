@@ -279,10 +279,11 @@ assert max(hit_rates[1:]) > 2 * hit_rates[0] and hit_rates[-1] > hit_rates[0]
 
 # %% [markdown]
 # The validation hit-rate@10 rises well above the untrained model's, so the uniform negatives do
-# teach something. But look at *when*: the share of active hinges falls from over 90% to about 30%
-# within the first ~40 steps of epoch 1, and over the remaining three epochs only to about a quarter;
-# the loss follows the same shape. The hit-rate creeps up slowly from epoch to epoch and has not
-# levelled off after these few epochs: what flattens early is the *training signal*.
+# teach something. But look at *when*: the share of active hinges falls from over 90% to about a
+# third within the first ~40 steps of epoch 1, and over the remaining three epochs only to about a
+# quarter; the loss follows the same shape. After epoch 1 the hit-rate changes only slowly, by steps
+# of a few hits out of 2,000 that are hard to tell from noise (up or down) — as one would expect
+# from a *training signal* that flattened so early.
 #
 # ## How the score distributions move apart
 #
@@ -369,7 +370,7 @@ assert float((catalogue_rank < 10).float().mean()) < 0.2
 # %% [markdown]
 # > Our remark: on MovieLens the active share levels off near a quarter instead of sinking towards
 # > zero. One reason is the size of our catalogue: 500 uniform draws are 8% of 6,298 movies, so each
-# > batch still samples some of the movies that outscore the positive (about 40 of the 500 for the
+# > batch still samples some of the movies that outscore the positive (a few dozen of the 500 for the
 # > median probe query, above). At two billion pins the same 500 draws are one pin in four million: if a query had, say,
 # > 5,000 pins scoring near its positive, a batch would contain one of them with probability
 # > 500 · 5,000 / 2·10⁹ ≈ 0.1% — the random negatives would almost never touch the ordering *near
@@ -445,9 +446,9 @@ assert zero_share["cross-entropy"] == 0.0 and zero_share["max-margin"] > 0.5
 assert top10_share["cross-entropy"] > top10_share["max-margin"]
 
 # %% [markdown]
-# On this model the difference is in *which* negatives get a gradient — about 60% get none from the
-# hinge, every one gets some from the softmax — more than in how concentrated it is (the top 10 of
-# ~500 carry a somewhat larger share under the softmax).
+# On this model the difference is in *which* negatives get a gradient — nearly two thirds get none
+# from the hinge, every one gets some from the softmax — more than in how concentrated it is (the top
+# 10 of ~500 carry a larger share under the softmax).
 #
 # > Our remark: the paper does not explain why cross-entropy did worse in its setting. One reading:
 # > the softmax keeps spending gradient on negatives that are already far below the positive and

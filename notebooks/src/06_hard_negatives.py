@@ -2,7 +2,7 @@
 # # 06 · Hard negatives and the curriculum (§3.3)
 #
 # Notebook 05 trained PinSage with 500 random negatives shared by a minibatch and watched them stop
-# teaching: after a few hundred steps almost every random movie is already far from the query. §3.3's
+# teaching: after a few hundred steps most random movies are already far from the query. §3.3's
 # answer is **hard negatives** — items that are *related* to the query, but less than its positive —
 # taken from a band of ranks in the query's **personalized PageRank** (PPR) ranking, and added by a
 # **curriculum**: none in the first epoch, one more in each epoch after. In this notebook you will
@@ -463,8 +463,8 @@ if SIZE == "classroom":  # what the text below says; if a gap opens, the text mu
 # * **They pull the shared scores up too**: in the run with hard negatives the mean score of the
 #   random negatives falls more slowly. Pushing related movies away from a query reshapes the whole
 #   space, and the model has less room to spread unrelated movies apart.
-# * **The hit-rate.** Both runs clearly beat the untrained model and end up around Pixie's level on
-#   these pairs (Pixie here with its reduced classroom step budget). Between the two runs the
+# * **The hit-rate.** Both runs clearly beat the untrained model and end up somewhat above Pixie's
+#   level on these pairs (Pixie here with its reduced classroom step budget). Between the two runs the
 #   difference is well within two standard errors on 2,000 validation pairs: **at this size we
 #   cannot tell them apart.** Four epochs with at most three hard negatives per query on a
 #   6,000-movie catalogue are a long way from the paper's setting, where uniform negatives are
