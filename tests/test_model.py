@@ -107,3 +107,25 @@ def test_an_empty_minibatch_gives_no_embeddings(toy):
     g, tab, x = toy
     model = PinSage(PinSageConfig(in_dim=12, hidden_dim=8, embed_dim=4))
     assert model(sample_blocks([], 2, tab), x).shape == (0, 4)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_forward_and_gradients_match_the_cpu(toy):
+    g, tab, x = toy
+    torch.manual_seed(0)
+    model = PinSage(PinSageConfig(in_dim=12, hidden_dim=16, embed_dim=8))
+    blocks = sample_blocks(torch.arange(0, 300, 5), 2, tab)
+    z_cpu = model(blocks, x)
+    z_cpu.sum().backward()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters()}
+    model.zero_grad()
+    gpu = model.to("cuda")
+    z_gpu = gpu(blocks.to("cuda"), x.to("cuda"))
+    z_gpu.sum().backward()
+    assert torch.allclose(z_gpu.cpu(), z_cpu, atol=1e-5)
+    for n, p in gpu.named_parameters():
+        assert torch.allclose(p.grad.cpu(), grads[n], atol=1e-4), n
+    # sampling on the device the neighbourhoods live on, and a model that refuses CPU blocks
+    assert sample_blocks(torch.arange(10), 2, tab.to("cuda")).device.type == "cuda"
+    with pytest.raises(ValueError, match="blocks are on cpu"):
+        gpu(blocks, x.to("cuda"))
