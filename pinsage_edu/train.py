@@ -234,7 +234,7 @@ def train_pinsage(model: PinSage, features: torch.Tensor, train_pairs: Any, neig
     pairs = _check_pairs("train_pairs", train_pairs, N).cpu()  # indexed by a CPU permutation; batches move
     if pairs.shape[0] == 0:
         raise ValueError("train_pairs is empty: nothing to train on")
-    val = _check_pairs("val_pairs", val_pairs, N) if val_pairs is not None else None
+    val = _check_pairs("val_pairs", val_pairs, N).cpu() if val_pairs is not None else None
     if val is not None and c.eval_pairs is not None and val.shape[0] > c.eval_pairs:
         pick = torch.randperm(val.shape[0], generator=torch.Generator().manual_seed(c.seed))[: c.eval_pairs]
         val = val[torch.sort(pick).values]
