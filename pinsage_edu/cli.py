@@ -10,12 +10,16 @@ held-out pairs. Later issues add ``embed``, ``recommend`` and ``evaluate``.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
+from pathlib import Path
 
 import torch
 
+from .checkpoint import CheckpointError, write_json_atomic
 from .data import SHIPPED, DataError, load_dataset
+from .distributed import World, close_distributed, init_distributed
 from .evaluate import hit_rate, popularity_recommendations
 from .features import item_features
 from .inference import embed_minibatches
@@ -66,56 +70,99 @@ def neighbors(datasets: list[str], *, title: str, num_neighbors: int, num_walks:
     return 0
 
 
-def train(dataset: str, *, preset: str, epochs: int, batch_size: int, lr: float, margin: float, loss: str,
-          pooling: str, num_neighbors: int | None, max_hard: int, band: list[int] | None, resample: bool,
-          steps_per_epoch: int | None, eval_pairs: int | None, device: str, title: str | None,
-          min_rating: float, val_fraction: float,
-          test_fraction: float, seed: int) -> int:
-    """Train PinSage on one dataset; print the epoch table and hit-rate@10 next to Pixie's and popularity's."""
+def train(args: argparse.Namespace, *, min_rating: float, val_fraction: float, test_fraction: float, seed: int) -> int:
+    """Train PinSage on one dataset into ``--out``; print the epoch table and hit-rate@10 next to Pixie's
+    and popularity's. Under ``torchrun`` every rank runs this; rank 0 prints and writes."""
     t0 = time.perf_counter()
+    w, device = init_distributed(args.device)
+    try:
+        return _train(args, w, device, t0, min_rating=min_rating, val_fraction=val_fraction,
+                      test_fraction=test_fraction, seed=seed)
+    finally:
+        close_distributed()
+
+
+def _train(args: argparse.Namespace, w: World, device: torch.device, t0: float, *, min_rating: float,
+           val_fraction: float, test_fraction: float, seed: int) -> int:
+    say = print if w.is_main else (lambda *a, **k: None)
+    dataset = (args.dataset or ["ml-latest-small"])[0]
     torch.manual_seed(seed)
+    tc = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
+                     momentum=args.momentum, weight_decay=args.weight_decay, warmup_epochs=args.warmup_epochs,
+                     lr_decay=args.lr_decay, grad_clip=args.grad_clip if args.grad_clip > 0 else None,
+                     amp=not args.no_amp, margin=args.margin, loss=args.loss, temperature=args.temperature,
+                     num_shared_negatives=args.shared_negatives, max_hard_negatives=args.max_hard,
+                     curriculum=not args.no_curriculum, hard_band=tuple(args.band) if args.band else None,
+                     ppr_method=args.ppr_method, num_workers=args.workers, prefetch_factor=args.prefetch,
+                     sampling=args.sampling, max_steps_per_epoch=args.steps_per_epoch, eval_k=args.eval_k,
+                     eval_pairs=args.eval_pairs, eval_mrr_scale=args.mrr_scale, early_stopping=args.early_stopping,
+                     early_stopping_metric=args.early_stopping_metric, checkpoint_every=args.checkpoint_every,
+                     seed=seed)
+    if tc.batch_size < w.size:
+        raise ValueError(f"--batch-size {tc.batch_size} is below the number of ranks ({w.size}): each rank needs "
+                         "at least one pair of every minibatch")
+    if args.out is None and args.resume:
+        raise ValueError("--resume needs --out, the folder of the run to continue")
+    out = Path(args.out) if args.out else Path("runs") / f"{Path(dataset).name}-{args.preset}-" \
+        f"{time.strftime('%Y%m%d-%H%M%S')}"
+    out = Path(w.broadcast_object(str(out)))  # every rank writes (or reads) the same folder
     ds = load_dataset(dataset, min_rating=min_rating)
     split = ds.split(val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
-    graph = split.graph.to(device)
-    x = item_features(ds, split.graph, seed=seed).x.to(device)
-    make = PinSageConfig.paper if preset == "paper" else PinSageConfig.classroom
-    overrides: dict = {"pooling": pooling}
-    if num_neighbors is not None:
-        overrides["num_neighbors"] = num_neighbors
+    graph = split.graph
+    x = item_features(ds, split.graph, seed=seed).x
+    make = PinSageConfig.paper if args.preset == "paper" else PinSageConfig.classroom
+    overrides: dict = {"pooling": args.pooling, "dropout": args.dropout}
+    for key, value in (("num_neighbors", args.num_neighbors), ("hidden_dim", args.hidden_dim),
+                       ("embed_dim", args.embed_dim), ("num_layers", args.layers), ("input_dim", args.input_dim)):
+        if value is not None:
+            overrides[key] = value
     config = make(x.shape[1], **overrides)
-    nfn = (NeighborhoodSampler(graph, config.num_neighbors, generator=seed) if resample
-           else NeighborhoodTable.build(graph, config.num_neighbors, generator=seed))
+    where = device if tc.sampling == "device" else torch.device("cpu")
+    walk_graph = graph.to(where)
+    nfn = (NeighborhoodSampler(walk_graph, config.num_neighbors, generator=seed) if args.resample
+           else NeighborhoodTable.build(walk_graph, config.num_neighbors, generator=seed))
     model = PinSage(config).to(device)
-    tc = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, margin=margin, loss=loss,
-                     max_hard_negatives=max_hard, hard_band=tuple(band) if band else None,
-                     max_steps_per_epoch=steps_per_epoch, eval_pairs=eval_pairs, seed=seed)
-    print(f"== {ds.name}: {graph.num_items:,} items, {len(split.train_pairs):,} train pairs; K = {config.num_layers}, "
-          f"T = {config.num_neighbors}, m = {config.hidden_dim}, d = {config.embed_dim}, {config.pooling} pooling, "
-          f"{loss} loss, up to {max_hard} hard negatives per query ({'resampled' if resample else 'fixed'} "
-          f"neighbourhoods, {device})")
-    history = train_pinsage(model, x, split.train_pairs, nfn, config=tc, graph=graph, val_pairs=split.val_pairs)
+    run_info = {"dataset": dataset, "min_rating": min_rating, "val_fraction": val_fraction,
+                "test_fraction": test_fraction, "seed": seed, "preset": args.preset, "resample": args.resample}
+    say(f"== {ds.name}: {graph.num_items:,} items, {len(split.train_pairs):,} train pairs, "
+        f"{len(split.val_pairs):,} val pairs")
+    say(f"model: {json.dumps(config.to_dict())}")
+    say(f"training: {json.dumps(tc.to_dict())}")
+    say(f"{'resuming' if args.resume else 'writing'} {out}/ (run.json, last.pt, best.pt, metrics.jsonl) · "
+        f"{w.size} process{'es' if w.size > 1 else ''} on {device} · "
+        f"{'fresh walks per minibatch' if args.resample else 'one neighbourhood table'} built on {where}"
+        + (f" · {tc.num_workers} loader worker{'s' if tc.num_workers != 1 else ''}" if tc.num_workers else ""))
+    history = train_pinsage(model, x, split.train_pairs, nfn, config=tc, graph=walk_graph,
+                            val_pairs=split.val_pairs, out_dir=out, resume=args.resume, run_info=run_info,
+                            progress=not args.no_progress)
+    if not w.is_main:
+        return 0
     print(history.table())
-    z = embed_minibatches(model, x, nfn)
+    x_dev = x.to(device)
+    z = embed_minibatches(model, x_dev, nfn)
     held_out = {"val": split.val_pairs, "test": split.test_pairs}
-    if eval_pairs is not None:  # the same seeded subset for every recommender
-        held_out = {k: v[torch.randperm(len(v), generator=torch.Generator().manual_seed(seed))[:eval_pairs]]
+    if args.eval_pairs is not None:  # the same seeded subset for every recommender
+        held_out = {k: v[torch.randperm(len(v), generator=torch.Generator().manual_seed(seed))[:args.eval_pairs]]
                     for k, v in held_out.items()}
     print("hit-rate@10 (" + " · ".join(f"{k} pairs {len(v):,}" for k, v in held_out.items()) + "):")
+    results: dict = {"out": str(out), "epochs": len(history.epochs), "stopped_early": history.stopped_early}
     for name, pairs in held_out.items():
         q, a = pairs[:, 0].to(device), pairs[:, 1].to(device)
         pin = hit_rate(exact_top_k(z, q, 10)[0], a)
-        pix = hit_rate(pixie_recommend_batch(graph, q, k=10, generator=seed).ids, a)
-        pop = hit_rate(popularity_recommendations(graph.item_degrees, q, 10), a)
+        pix = hit_rate(pixie_recommend_batch(graph, q.cpu(), k=10, generator=seed).ids, a.cpu())
+        pop = hit_rate(popularity_recommendations(graph.item_degrees, q.cpu(), 10), a.cpu())
+        results[name] = {"pinsage": pin, "pixie": pix, "popularity": pop}
         print(f"  {name:>4}: PinSage {pin:.4f} · Pixie {pix:.4f} · popularity {pop:.4f}")
-    if title:
-        hits = ds.items.find(title)
+    write_json_atomic(results, out / "results.json")
+    if args.title:
+        hits = ds.items.find(args.title)
         if not hits:
-            raise ValueError(f"{ds.name}: no item title contains {title!r}")
+            raise ValueError(f"{ds.name}: no item title contains {args.title!r}")
         ids, scores = exact_top_k(z, [hits[0]], 10)
         print(f"PinSage's nearest items to {ds.items.titles[hits[0]]}:")
         for i, sc in zip(ids[0].tolist(), scores[0].tolist()):
             print(f"  {sc:6.3f}  {ds.items.titles[i]}")
-    print(f"(done in {time.perf_counter() - t0:.1f} s)")
+    print(f"(done in {time.perf_counter() - t0:.1f} s; checkpoints and metrics in {out}/)")
     return 0
 
 
@@ -147,23 +194,60 @@ def main(argv: list[str] | None = None) -> int:
     nb.add_argument("--walks", type=int, default=200, help="walks per item")
     nb.add_argument("--traversals", type=int, default=3, help="at most this many item→collection→item traversals")
     nb.add_argument("--pixie-steps", type=int, default=20_000, help="Pixie's traversal budget")
-    tr = sub.add_parser("train", help="train PinSage (§3.3) and compare its hit-rate@10 with Pixie and popularity")
+    tr = sub.add_parser("train", help="train PinSage (§3.3) into --out and compare its hit-rate@10 with Pixie and "
+                                      "popularity; runs under torchrun for several GPUs or machines")
     _data_options(tr, defaults=False)
-    tr.add_argument("--preset", choices=["classroom", "paper"], default="classroom", help="model sizes")
-    tr.add_argument("--epochs", type=int, default=10)
-    tr.add_argument("--batch-size", type=int, default=512)
-    tr.add_argument("--lr", type=float, default=1e-3)
-    tr.add_argument("--margin", type=float, default=0.1, help="Δ of the max-margin loss")
-    tr.add_argument("--loss", choices=["margin", "xent"], default="margin")
-    tr.add_argument("--pooling", choices=["importance", "mean", "max"], default="importance")
-    tr.add_argument("-T", "--num-neighbors", type=int, default=None, help="neighbourhood size (default: preset's)")
-    tr.add_argument("--max-hard", type=int, default=6, help="curriculum cap on hard negatives per query (0: none)")
-    tr.add_argument("--band", type=int, nargs=2, metavar=("LO", "HI"), help="PPR rank band of hard negatives")
-    tr.add_argument("--resample", action="store_true", help="fresh walks for every minibatch (default: one table)")
-    tr.add_argument("--steps-per-epoch", type=int, default=None, help="cap the steps of each epoch")
-    tr.add_argument("--eval-pairs", type=int, default=None, help="evaluate on at most this many held-out pairs")
-    tr.add_argument("--device", default="cpu", help="cpu or cuda")
-    tr.add_argument("--title", default=None, help="print PinSage's nearest items to this title")
+    d = TrainConfig()
+    g = tr.add_argument_group("run")
+    g.add_argument("--out", default=None, help="run folder (default runs/DATASET-PRESET-TIME); must not hold another run")
+    g.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    g.add_argument("--device", default="cpu", help="cpu or cuda (under torchrun: each rank's GPU)")
+    g.add_argument("--checkpoint-every", type=int, default=None, help="also checkpoint every this many steps")
+    g.add_argument("--no-progress", action="store_true", help="no progress bars")
+    g.add_argument("--title", default=None, help="print PinSage's nearest items to this title")
+    g = tr.add_argument_group("model")
+    g.add_argument("--preset", choices=["classroom", "paper"], default="classroom", help="model sizes")
+    g.add_argument("-T", "--num-neighbors", type=int, default=None, help="neighbourhood size (default: preset's)")
+    g.add_argument("--hidden-dim", type=int, default=None, help="m, the neighbour transform's width")
+    g.add_argument("--embed-dim", type=int, default=None, help="d, the embedding width")
+    g.add_argument("--layers", type=int, default=None, help="K, the number of CONVOLVE layers")
+    g.add_argument("--input-dim", type=int, default=None, help="project the features to this width first")
+    g.add_argument("--pooling", choices=["importance", "mean", "max"], default="importance")
+    g.add_argument("--dropout", type=float, default=0.0)
+    g.add_argument("--resample", action="store_true", help="fresh walks for every minibatch (default: one table)")
+    g = tr.add_argument_group("optimisation")
+    g.add_argument("--epochs", type=int, default=10)
+    g.add_argument("--batch-size", type=int, default=d.batch_size, help="global minibatch (split across ranks)")
+    g.add_argument("--optimizer", choices=["adam", "sgd"], default=d.optimizer)
+    g.add_argument("--lr", type=float, default=d.lr, help="peak learning rate")
+    g.add_argument("--momentum", type=float, default=d.momentum, help="SGD's momentum")
+    g.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    g.add_argument("--warmup-epochs", type=float, default=d.warmup_epochs, help="linear warm-up length (0: none)")
+    g.add_argument("--lr-decay", type=float, default=d.lr_decay, help="learning-rate factor per epoch after warm-up")
+    g.add_argument("--grad-clip", type=float, default=d.grad_clip, help="clip the gradient norm (0: no clipping)")
+    g.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
+    g.add_argument("--steps-per-epoch", type=int, default=None, help="cap the steps of each epoch")
+    g = tr.add_argument_group("loss and negatives")
+    g.add_argument("--loss", choices=["margin", "xent"], default=d.loss)
+    g.add_argument("--margin", type=float, default=d.margin, help="Δ of the max-margin loss")
+    g.add_argument("--temperature", type=float, default=d.temperature, help="of the xent loss")
+    g.add_argument("--shared-negatives", type=int, default=d.num_shared_negatives, help="per minibatch")
+    g.add_argument("--max-hard", type=int, default=d.max_hard_negatives,
+                   help="curriculum cap on hard negatives per query (0: none)")
+    g.add_argument("--no-curriculum", action="store_true", help="all --max-hard hard negatives from epoch 1")
+    g.add_argument("--band", type=int, nargs=2, metavar=("LO", "HI"), help="PPR rank band of hard negatives")
+    g.add_argument("--ppr-method", choices=["auto", "exact", "monte_carlo"], default=d.ppr_method)
+    g = tr.add_argument_group("loading")
+    g.add_argument("--workers", type=int, default=0, help="CPU processes building minibatches ahead (0: in process)")
+    g.add_argument("--prefetch", type=int, default=d.prefetch_factor, help="minibatches each worker keeps ready")
+    g.add_argument("--sampling", choices=["cpu", "device"], default=d.sampling,
+                   help="device: walks, blocks and features on the model's device (a GPU)")
+    g = tr.add_argument_group("evaluation")
+    g.add_argument("--eval-k", type=int, default=d.eval_k, help="K of the validation hit-rate@K")
+    g.add_argument("--eval-pairs", type=int, default=None, help="evaluate on at most this many held-out pairs")
+    g.add_argument("--mrr-scale", type=int, default=None, help="rank divisor of the scaled MRR (default: by catalogue)")
+    g.add_argument("--early-stopping", type=int, default=None, help="stop after this many epochs without improvement")
+    g.add_argument("--early-stopping-metric", choices=["hit_rate", "mrr"], default=d.early_stopping_metric)
     args = parser.parse_args(argv)
     data = dict(min_rating=args.min_rating, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
                 seed=args.seed)
@@ -175,14 +259,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "train":
             if args.dataset and len(args.dataset) > 1:
                 raise ValueError("train takes one --dataset")
-            return train((args.dataset or ["ml-latest-small"])[0], preset=args.preset, epochs=args.epochs,
-                         batch_size=args.batch_size, lr=args.lr, margin=args.margin, loss=args.loss,
-                         pooling=args.pooling, num_neighbors=args.num_neighbors, max_hard=args.max_hard,
-                         band=args.band, resample=args.resample, steps_per_epoch=args.steps_per_epoch,
-                         eval_pairs=args.eval_pairs,
-                         device=args.device, title=args.title, **data)
+            return train(args, **data)
         return summary(args.dataset or list(DEFAULT_DATASETS), **data)
-    except (DataError, FileNotFoundError, ValueError) as exc:
+    except (DataError, FileNotFoundError, ValueError, CheckpointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

@@ -239,6 +239,11 @@ class NeighborhoodSampler:
     def device(self) -> torch.device:
         return self.graph.device
 
+    def reseed(self, seed: int) -> None:
+        """Restart the walks' generator from ``seed``: the trainer does this per minibatch, so a
+        minibatch's neighbourhoods depend only on its own seed, whichever process draws it."""
+        self.generator.manual_seed(int(seed))
+
     def __call__(self, seeds: torch.Tensor) -> Neighborhoods:
         fn = importance_neighborhoods if self.method == "importance" else uniform_neighborhoods
         return fn(self.graph, seeds, self.num_neighbors, generator=self.generator, **self.walk_kwargs)

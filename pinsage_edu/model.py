@@ -106,13 +106,27 @@ class PinSage(nn.Module):
         z = self.G2(F.relu(self.G1(h)))
         return l2_normalize(z) if self.config.normalize_output else z
 
-    def forward(self, blocks: Blocks, features: torch.Tensor) -> torch.Tensor:
-        self.check_inputs(blocks, features)
+    def forward(self, blocks: Blocks, features: torch.Tensor | None = None, *,
+                inputs: torch.Tensor | None = None) -> torch.Tensor:
+        """Embeddings of ``blocks.seeds``: from the full ``features`` matrix (rows of S⁽⁰⁾ are gathered
+        here), or from ``inputs`` = those rows already gathered, [len(blocks.input_ids), in_dim] — what
+        the producer of §3.3 hands over so that the consumer never touches the feature matrix."""
+        if (features is None) == (inputs is None):
+            raise ValueError("pass exactly one of features= (the [num_items, in_dim] matrix) or inputs= "
+                             "(its rows for blocks.input_ids)")
         if blocks.num_layers != self.config.num_layers:
             raise ValueError(f"blocks were sampled for K = {blocks.num_layers} layers but the model has "
                              f"K = {self.config.num_layers}: "
                              f"sample_blocks(seeds, {self.config.num_layers}, ...)")
-        x = features.index_select(0, blocks.input_ids)
+        if features is not None:
+            self.check_inputs(blocks, features)
+            x = features.index_select(0, blocks.input_ids)
+        else:
+            self._check_tensor("inputs", inputs, blocks)
+            if inputs.shape[0] != blocks.input_ids.numel():
+                raise ValueError(f"inputs have {inputs.shape[0]} rows but the blocks need "
+                                 f"{blocks.input_ids.numel()} (one per id in blocks.input_ids)")
+            x = inputs
         if not bool(torch.isfinite(x).all()):
             bad = blocks.input_ids[~torch.isfinite(x).all(1)][0]
             raise ValueError(f"features of item {int(bad)} hold NaN or infinite values")
@@ -121,21 +135,26 @@ class PinSage(nn.Module):
             h = layer.forward_indexed(h, block.neighbors, block.weights, block.mask)
         return self.head(h).index_select(0, blocks.seed_index)
 
+    def _check_tensor(self, name: str, t: Any, blocks: Blocks) -> None:
+        if not isinstance(t, torch.Tensor) or t.dim() != 2:
+            raise ValueError(f"{name} must be a [rows, in_dim] tensor, got "
+                             f"{tuple(t.shape) if isinstance(t, torch.Tensor) else type(t)}")
+        if t.shape[1] != self.config.in_dim:
+            raise ValueError(f"{name} have {t.shape[1]} columns but the model expects in_dim = {self.config.in_dim}")
+        if not t.is_floating_point():
+            raise ValueError(f"{name} must be floating point, got {t.dtype}")
+        dev = self.device
+        if t.device != dev:
+            raise ValueError(f"{name} are on {t.device} but the model is on {dev}: {name}.to({str(dev)!r})")
+        if blocks.device != dev:
+            raise ValueError(f"blocks are on {blocks.device} but the model is on {dev}: blocks.to({str(dev)!r})")
+
     def check_inputs(self, blocks: Blocks, features: torch.Tensor) -> None:
         """Clear errors for features of the wrong shape and for tensors on another device than the model."""
         if not isinstance(features, torch.Tensor) or features.dim() != 2:
             raise ValueError(f"features must be a [num_items, in_dim] tensor, got "
                              f"{tuple(features.shape) if isinstance(features, torch.Tensor) else type(features)}")
-        if features.shape[1] != self.config.in_dim:
-            raise ValueError(f"features have {features.shape[1]} columns but the model expects "
-                             f"in_dim = {self.config.in_dim}")
-        if not features.is_floating_point():
-            raise ValueError(f"features must be floating point, got {features.dtype}")
-        dev = self.device
-        if features.device != dev:
-            raise ValueError(f"features are on {features.device} but the model is on {dev}: features.to({str(dev)!r})")
-        if blocks.device != dev:
-            raise ValueError(f"blocks are on {blocks.device} but the model is on {dev}: blocks.to({str(dev)!r})")
+        self._check_tensor("features", features, blocks)
         if blocks.input_ids.numel() and int(blocks.input_ids.max()) >= features.shape[0]:
             raise ValueError(f"blocks reach item {int(blocks.input_ids.max())} but features hold "
                              f"{features.shape[0]} items")

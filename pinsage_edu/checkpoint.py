@@ -1,0 +1,112 @@
+"""Checkpoints that survive a kill and cannot run code (§3.3's long training runs).
+
+* :func:`save_checkpoint` writes to a temporary file in the same folder, flushes it to disk and
+  renames it over the target (``os.replace`` is atomic on POSIX and Windows). A process killed
+  mid-write leaves the previous checkpoint whole; a half-written ``.tmp`` file is ignored.
+* :func:`load_checkpoint` reads with ``torch.load(weights_only=True)``: only tensors and plain
+  containers (dict, list, tuple, str, int, float, bool, None) can come back, so a checkpoint from
+  elsewhere cannot execute code when loaded. A truncated or corrupt file raises
+  :class:`CheckpointError` naming the file.
+* :func:`rng_state` / :func:`set_rng_state` capture every random number generator a training step
+  touches (Python's ``random``, torch's CPU generator, each CUDA device's generator).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = ["CheckpointError", "FORMAT", "save_checkpoint", "load_checkpoint", "write_json_atomic",
+           "rng_state", "set_rng_state"]
+
+FORMAT = "pinsage_edu.checkpoint/1"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be read or does not belong to this run."""
+
+
+def _atomic_write(path: Path, write: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    try:
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give the usual permissions
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    try:  # make the rename itself durable (not possible on every platform)
+        dfd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dfd)
+    except OSError:
+        pass
+    finally:
+        os.close(dfd)
+
+
+def save_checkpoint(state: dict[str, Any], path: str | os.PathLike) -> Path:
+    """Write ``state`` (tensors and plain containers only) to ``path`` atomically; returns the path."""
+    path = Path(path)
+    _atomic_write(path, lambda f: torch.save({"format": FORMAT, **state}, f))
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device | None = "cpu") -> dict[str, Any]:
+    """Read a checkpoint written by :func:`save_checkpoint`; :class:`CheckpointError` if it is unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # truncated zip, bad pickle, a disallowed global: all mean "do not trust it"
+        raise CheckpointError(f"{path} is not a readable checkpoint (truncated, corrupt, or holding objects "
+                              f"that could run code): {type(exc).__name__}: {str(exc).splitlines()[0][:300]}") from exc
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a pinsage_edu checkpoint (format "
+                              f"{state.get('format') if isinstance(state, dict) else type(state).__name__!r}, "
+                              f"expected {FORMAT!r})")
+    return state
+
+
+def write_json_atomic(obj: Any, path: str | os.PathLike) -> Path:
+    """``json.dump`` to ``path`` through a temporary file and a rename."""
+    path = Path(path)
+    data = (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode()
+    _atomic_write(path, lambda f: f.write(data))
+    return path
+
+
+def rng_state() -> dict[str, Any]:
+    """Every generator a training step may draw from: Python's, torch's CPU one and each CUDA device's."""
+    state: dict[str, Any] = {"python": random.getstate(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what :func:`rng_state` captured (CUDA states only where CUDA is present)."""
+    py = state["python"]
+    # weights_only loading turns the inner tuple into a list; random.setstate wants tuples
+    random.setstate((py[0], tuple(py[1]), py[2]))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

@@ -1,0 +1,116 @@
+"""Several GPUs, several machines (§3.3): the process group that DistributedDataParallel runs in.
+
+The same training script runs as one process, or as ``torchrun --nproc_per_node=G`` on one machine,
+or as ``torchrun --nnodes=M --nproc_per_node=G --rdzv-endpoint=HOST:PORT`` on every machine (see
+the README). ``torchrun`` sets ``RANK``, ``LOCAL_RANK`` and ``WORLD_SIZE`` in each process;
+:func:`init_distributed` reads them, joins the group — NCCL between GPUs, gloo on CPUs (how CI tests
+it with 2 processes) — and picks the process's GPU. Library code asks :func:`world` who it is; it
+never starts a group itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+__all__ = ["World", "world", "init_distributed", "close_distributed", "parameter_checksum"]
+
+
+@dataclass(frozen=True)
+class World:
+    """This process's place: ``rank`` of ``size`` processes (``size == 1``: no process group)."""
+
+    rank: int = 0
+    size: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.size > 1
+
+    def barrier(self) -> None:
+        if self.distributed:
+            dist.barrier()
+
+    def all_gather_object(self, obj: Any) -> list[Any]:
+        """Every rank's ``obj``, in rank order (``[obj]`` in a single process)."""
+        if not self.distributed:
+            return [obj]
+        out: list[Any] = [None] * self.size
+        dist.all_gather_object(out, obj)
+        return out
+
+    def all_reduce_mean(self, value: torch.Tensor) -> torch.Tensor:
+        """The mean of ``value`` over the ranks (``value`` itself in a single process)."""
+        if not self.distributed:
+            return value
+        v = value.detach().clone()
+        dist.all_reduce(v)
+        return v / self.size
+
+    def broadcast_object(self, obj: Any, src: int = 0) -> Any:
+        if not self.distributed:
+            return obj
+        box = [obj]
+        dist.broadcast_object_list(box, src=src)
+        return box[0]
+
+
+def world() -> World:
+    """The current process group's rank and size (rank 0 of 1 when none is initialised)."""
+    if dist.is_available() and dist.is_initialized():
+        return World(dist.get_rank(), dist.get_world_size())
+    return World()
+
+
+def init_distributed(device: str | torch.device = "cpu") -> tuple[World, torch.device]:
+    """Join the process group ``torchrun`` describes in the environment; returns (world, this rank's device).
+
+    Without ``WORLD_SIZE`` > 1 in the environment nothing is initialised. ``device="cuda"`` uses the
+    NCCL backend and the GPU ``LOCAL_RANK``; ``"cpu"`` uses gloo.
+    """
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for but CUDA is not available on this machine "
+                         "(torch.cuda.is_available() is False): use --device cpu")
+    size = int(os.environ.get("WORLD_SIZE", "1"))
+    if size <= 1:
+        return World(), device
+    if dist.is_initialized():
+        w = world()
+    else:
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        if device.type == "cuda":
+            if local >= torch.cuda.device_count():
+                raise ValueError(f"LOCAL_RANK {local} but this machine has {torch.cuda.device_count()} GPUs: "
+                                 "--nproc_per_node must not exceed the GPU count")
+            device = torch.device("cuda", local)
+            torch.cuda.set_device(device)
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+        w = world()
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return w, device
+
+
+def close_distributed() -> None:
+    """Leave the process group, if one was joined."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def parameter_checksum(module: torch.nn.Module) -> str:
+    """SHA-256 of every parameter's bytes, in order: equal on every rank when DDP keeps them in sync."""
+    h = hashlib.sha256()
+    for name, p in module.named_parameters():
+        h.update(name.encode())
+        h.update(p.detach().float().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
