@@ -18,7 +18,7 @@ from .loss import max_margin_loss
 from .walks import VisitCounts, top_neighbors
 
 __all__ = ["check_indptr", "check_top_t", "check_importance_pooling", "check_reindex", "check_shared_negative_loss",
-           "check_hard_negatives"]
+           "check_hard_negatives", "check_warmup_decay", "check_rank_share"]
 
 
 def _attempt(name: str, fn: Callable[[], None]) -> bool:
@@ -292,3 +292,58 @@ def check_hard_negatives(student: Callable[..., torch.Tensor]) -> None:
     if _attempt("check_hard_negatives", run):
         print(f"check_hard_negatives: correct on {len(cases) * len(queries) * 2} draws "
               "(distinct, from the band, no query, no positive) ✓")
+
+
+def check_warmup_decay(student: Callable[[int, int, float, float], float]) -> None:
+    """Exercise (notebook 07): the learning-rate factor of §3.3's schedule.
+
+    ``student(step, steps_per_epoch, warmup_epochs, lr_decay)`` returns the factor for 0-based
+    ``step``: ``(step + 1) / W`` during the warm-up of W = round(warmup_epochs × steps_per_epoch)
+    steps, then ``lr_decay ** ((step − W) / steps_per_epoch)``. Compared with
+    :class:`~pinsage_edu.train.WarmupDecay` on several schedules.
+    """
+    from .train import WarmupDecay
+
+    cases = [(10, 1.0, 0.9), (4, 0.5, 0.5), (7, 0.0, 0.8), (3, 2.0, 1.0)]
+
+    def run() -> None:
+        for spe, warm, decay in cases:
+            ref = WarmupDecay(spe, warm, decay)
+            for step in range(5 * spe):
+                got = student(step, spe, warm, decay)
+                want = ref(step)
+                if not isinstance(got, (int, float)) or abs(float(got) - want) > 1e-9:
+                    w = ref.warmup_steps
+                    hint = ("during the warm-up the factor rises linearly to 1 at its last step: (step + 1) / W"
+                            if step < w else "after the warm-up, one factor of lr_decay per epoch: "
+                            "lr_decay ** ((step - W) / steps_per_epoch)")
+                    raise AssertionError(f"check_warmup_decay (step {step}, {spe} steps/epoch, warm-up {warm} epochs, "
+                                         f"decay {decay}): got {got!r}, expected {want:.6f}; {hint}")
+
+    if _attempt("check_warmup_decay", run):
+        print(f"check_warmup_decay: correct on {sum(5 * c[0] for c in cases)} steps of {len(cases)} schedules ✓")
+
+
+def check_rank_share(student: Callable[[torch.Tensor, int, int], torch.Tensor]) -> None:
+    """Exercise (notebook 07): which pairs of a global minibatch one DDP rank takes.
+
+    ``student(batch, rank, world_size)`` returns the rank's contiguous share of ``batch`` [n, 2]:
+    rows ``rank·n // world_size`` up to ``(rank + 1)·n // world_size``. The shares must be disjoint,
+    cover the batch in order and differ in size by at most one — what
+    :class:`~pinsage_edu.train.MinibatchProducer` does.
+    """
+    cases = [(512, 2), (512, 3), (7, 4), (5, 5), (1000, 8)]
+
+    def run() -> None:
+        for n, size in cases:
+            batch = torch.stack([torch.arange(n), torch.arange(n) + 10_000], 1)
+            parts = [student(batch, r, size) for r in range(size)]
+            for r, part in enumerate(parts):
+                want = batch[r * n // size:(r + 1) * n // size]
+                if not isinstance(part, torch.Tensor) or not torch.equal(part, want):
+                    raise AssertionError(f"check_rank_share (n={n}, {size} ranks, rank {r}): expected rows "
+                                         f"{r * n // size}…{(r + 1) * n // size - 1}; hint: the share starts at "
+                                         "rank·n // world_size")
+
+    if _attempt("check_rank_share", run):
+        print(f"check_rank_share: correct for {len(cases)} batch/world sizes — every pair on exactly one rank ✓")
