@@ -4,7 +4,8 @@ Modules are named after the paper's ideas (see ARCHITECTURE in the README):
 ``graph`` (§3.1 the pins–boards graph), ``data`` (§4.1 datasets, splits, related pairs),
 ``features`` (§4.1 item features), ``walks`` (§3.2 importance neighbourhoods, PPR, Pixie),
 ``convolve`` (§3.2 Algorithm 1), ``minibatch`` (§3.2 Algorithm 2), ``model`` (§3.2 PinSage),
-``loss`` and ``negatives`` (§3.3), ``train`` (§3.3 the training loop), ``inference`` and ``knn``
+``loss`` and ``negatives`` (§3.3), ``train`` (§3.3 training at scale, with ``checkpoint`` and
+``distributed``), ``inference`` and ``knn``
 (§3.4), ``evaluate`` (§4 hit-rate), ``viz`` (figures for the notebooks), ``widgets`` (explorers),
 ``exercises`` (checkers).
 """
@@ -30,7 +31,7 @@ from .loss import max_margin_loss
 from .minibatch import Blocks, NeighborhoodSampler, NeighborhoodTable, sample_blocks
 from .model import PinSage, PinSageConfig
 from .negatives import curriculum, hard_negatives, shared_negatives
-from .train import TrainConfig, train_pinsage
+from .train import TrainConfig, Trainer, train_pinsage
 from .utils import seed_everything
 from .walks import (
     Neighborhoods,
@@ -78,6 +79,7 @@ __all__ = [
     "hard_negatives",
     "curriculum",
     "TrainConfig",
+    "Trainer",
     "train_pinsage",
     "synthetic_pins_boards",
 ]

@@ -2,8 +2,9 @@
 
 Argument parsing lives here and only here. The main job (``summary``) loads each dataset, builds its
 train graph and features and prints a summary; ``neighbors --title TEXT`` prints one item's
-importance neighbourhood (§3.2) and Pixie's recommendations for it; ``train`` fits PinSage with the
-minimal training loop (§3.3) and compares its hit-rate@10 with Pixie's and popularity's on the same
+importance neighbourhood (§3.2) and Pixie's recommendations for it; ``train`` fits PinSage (§3.3)
+into a run folder (``--out``, resumable with ``--resume``; the same command runs under ``torchrun``
+on several GPUs or machines) and compares its hit-rate@10 with Pixie's and popularity's on the same
 held-out pairs. Later issues add ``embed``, ``recommend`` and ``evaluate``.
 """
 
