@@ -94,19 +94,23 @@ def write_json_atomic(obj: Any, path: str | os.PathLike) -> Path:
     return path
 
 
-def rng_state() -> dict[str, Any]:
-    """Every generator a training step may draw from: Python's, torch's CPU one and each CUDA device's."""
+def rng_state(device: torch.device | str | None = None) -> dict[str, Any]:
+    """Every generator a training step may draw from: Python's, torch's CPU one and, when ``device`` is
+    a GPU, that GPU's (one process trains on one GPU; the others visible to it are not its business,
+    and may not be visible at all when the run resumes elsewhere)."""
     state: dict[str, Any] = {"python": random.getstate(), "torch": torch.get_rng_state()}
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state_all()
+    device = torch.device(device) if device is not None else None
+    if device is not None and device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
     return state
 
 
-def set_rng_state(state: dict[str, Any]) -> None:
-    """Restore what :func:`rng_state` captured (CUDA states only where CUDA is present)."""
+def set_rng_state(state: dict[str, Any], device: torch.device | str | None = None) -> None:
+    """Restore what :func:`rng_state` captured; a saved GPU state goes to ``device`` (a GPU)."""
     py = state["python"]
     # weights_only loading turns the inner tuple into a list; random.setstate wants tuples
     random.setstate((py[0], tuple(py[1]), py[2]))
     torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    device = torch.device(device) if device is not None else None
+    if "cuda" in state and device is not None and device.type == "cuda":
+        torch.cuda.set_rng_state(state["cuda"], device)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -27,7 +28,12 @@ from .inference import embed_minibatches
 from .knn import exact_top_k
 from .minibatch import NeighborhoodSampler, NeighborhoodTable
 from .model import PinSage, PinSageConfig
-from .train import TrainConfig, train_pinsage
+from .train import RunDirError, TrainConfig, train_pinsage
+
+# TrainConfig fields whose flag is not the field's name with dashes
+_FLAGS = {"num_shared_negatives": "--shared-negatives", "max_hard_negatives": "--max-hard", "num_workers": "--workers",
+          "prefetch_factor": "--prefetch", "max_steps_per_epoch": "--steps-per-epoch", "eval_mrr_scale": "--mrr-scale",
+          "curriculum": "--no-curriculum", "amp": "--no-amp", "hard_band": "--band"}
 from .walks import importance_neighborhoods, pixie_recommend, pixie_recommend_batch
 
 DEFAULT_DATASETS = (*SHIPPED, "synthetic")
@@ -75,6 +81,10 @@ def train(args: argparse.Namespace, *, min_rating: float, val_fraction: float, t
     """Train PinSage on one dataset into ``--out``; print the epoch table and hit-rate@10 next to Pixie's
     and popularity's. Under ``torchrun`` every rank runs this; rank 0 prints and writes."""
     t0 = time.perf_counter()
+    try:
+        torch.device(args.device)
+    except RuntimeError:
+        raise ValueError(f"--device must be cpu, cuda or cuda:N, got {args.device!r}") from None
     w, device = init_distributed(args.device)
     try:
         return _train(args, w, device, t0, min_rating=min_rating, val_fraction=val_fraction,
@@ -88,17 +98,21 @@ def _train(args: argparse.Namespace, w: World, device: torch.device, t0: float, 
     say = print if w.is_main else (lambda *a, **k: None)
     dataset = (args.dataset or ["ml-latest-small"])[0]
     torch.manual_seed(seed)
-    tc = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
-                     momentum=args.momentum, weight_decay=args.weight_decay, warmup_epochs=args.warmup_epochs,
-                     lr_decay=args.lr_decay, grad_clip=args.grad_clip if args.grad_clip > 0 else None,
-                     amp=not args.no_amp, margin=args.margin, loss=args.loss, temperature=args.temperature,
-                     num_shared_negatives=args.shared_negatives, max_hard_negatives=args.max_hard,
-                     curriculum=not args.no_curriculum, hard_band=tuple(args.band) if args.band else None,
-                     ppr_method=args.ppr_method, num_workers=args.workers, prefetch_factor=args.prefetch,
-                     sampling=args.sampling, max_steps_per_epoch=args.steps_per_epoch, eval_k=args.eval_k,
-                     eval_pairs=args.eval_pairs, eval_mrr_scale=args.mrr_scale, early_stopping=args.early_stopping,
-                     early_stopping_metric=args.early_stopping_metric, checkpoint_every=args.checkpoint_every,
-                     seed=seed)
+    try:
+        tc = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
+                         momentum=args.momentum, weight_decay=args.weight_decay, warmup_epochs=args.warmup_epochs,
+                         lr_decay=args.lr_decay, grad_clip=args.grad_clip if args.grad_clip > 0 else None,
+                         amp=not args.no_amp, margin=args.margin, loss=args.loss, temperature=args.temperature,
+                         num_shared_negatives=args.shared_negatives, max_hard_negatives=args.max_hard,
+                         curriculum=not args.no_curriculum, hard_band=tuple(args.band) if args.band else None,
+                         ppr_method=args.ppr_method, num_workers=args.workers, prefetch_factor=args.prefetch,
+                         sampling=args.sampling, max_steps_per_epoch=args.steps_per_epoch, eval_k=args.eval_k,
+                         eval_pairs=args.eval_pairs, eval_mrr_scale=args.mrr_scale,
+                         early_stopping=args.early_stopping, early_stopping_metric=args.early_stopping_metric,
+                         checkpoint_every=args.checkpoint_every, seed=seed)
+    except ValueError as exc:  # name the flag the user typed, not the field behind it
+        raise ValueError(re.sub(r"TrainConfig\.(\w+)", lambda m: _FLAGS.get(m.group(1), "--" + m.group(1).replace("_", "-")),
+                                str(exc))) from None
     if tc.batch_size < w.size:
         raise ValueError(f"--batch-size {tc.batch_size} is below the number of ranks ({w.size}): each rank needs "
                          "at least one pair of every minibatch")
@@ -107,6 +121,12 @@ def _train(args: argparse.Namespace, w: World, device: torch.device, t0: float, 
     out = Path(args.out) if args.out else Path("runs") / f"{Path(dataset).name}-{args.preset}-" \
         f"{time.strftime('%Y%m%d-%H%M%S')}"
     out = Path(w.broadcast_object(str(out)))  # every rank writes (or reads) the same folder
+    # the folder checks that need no data, before minutes of loading (the trainer checks the rest)
+    if not args.resume and (out / "last.pt").exists():
+        raise RunDirError(f"{out} already holds a training run; nothing was overwritten. Pass --resume to continue "
+                          "it, or choose another --out")
+    if args.resume and not (out / "run.json").exists():
+        raise RunDirError(f"{out} holds no run to resume (no run.json)")
     ds = load_dataset(dataset, min_rating=min_rating)
     split = ds.split(val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
     graph = split.graph
@@ -120,11 +140,15 @@ def _train(args: argparse.Namespace, w: World, device: torch.device, t0: float, 
     config = make(x.shape[1], **overrides)
     where = device if tc.sampling == "device" else torch.device("cpu")
     walk_graph = graph.to(where)
-    nfn = (NeighborhoodSampler(walk_graph, config.num_neighbors, generator=seed) if args.resample
-           else NeighborhoodTable.build(walk_graph, config.num_neighbors, generator=seed))
+    walks = dict(num_walks=args.walks, num_traversals=args.traversals)
+    nfn = (NeighborhoodSampler(walk_graph, config.num_neighbors, generator=seed, **walks) if args.resample
+           else NeighborhoodTable.build(walk_graph, config.num_neighbors, generator=seed, **walks))
     model = PinSage(config).to(device)
+    # the same initial parameters on every rank (DDP also broadcasts rank 0's); different dropout masks
+    torch.manual_seed(seed + 1_000_003 * w.rank)
     run_info = {"dataset": dataset, "min_rating": min_rating, "val_fraction": val_fraction,
-                "test_fraction": test_fraction, "seed": seed, "preset": args.preset, "resample": args.resample}
+                "test_fraction": test_fraction, "seed": seed, "preset": args.preset, "resample": args.resample,
+                **walks, "device": device.type}
     say(f"== {ds.name}: {graph.num_items:,} items, {len(split.train_pairs):,} train pairs, "
         f"{len(split.val_pairs):,} val pairs")
     say(f"model: {json.dumps(config.to_dict())}")
@@ -216,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--pooling", choices=["importance", "mean", "max"], default="importance")
     g.add_argument("--dropout", type=float, default=0.0)
     g.add_argument("--resample", action="store_true", help="fresh walks for every minibatch (default: one table)")
+    g.add_argument("--walks", type=int, default=200, help="walks per item for its importance neighbourhood")
+    g.add_argument("--traversals", type=int, default=3, help="at most this many item→collection→item steps a walk")
     g = tr.add_argument_group("optimisation")
     g.add_argument("--epochs", type=int, default=10)
     g.add_argument("--batch-size", type=int, default=d.batch_size, help="global minibatch (split across ranks)")
@@ -262,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise ValueError("train takes one --dataset")
             return train(args, **data)
         return summary(args.dataset or list(DEFAULT_DATASETS), **data)
-    except (DataError, FileNotFoundError, ValueError, CheckpointError) as exc:
+    except (DataError, FileNotFoundError, ValueError, CheckpointError, FloatingPointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

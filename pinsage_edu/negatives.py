@@ -20,7 +20,7 @@ import torch
 
 from .walks import PPRRanking, _check_positive_int, _generator, _TensorFields
 
-__all__ = ["PAPER_BAND", "PAPER_CATALOGUE", "HardNegatives", "hard_negative_band", "hard_negatives",
+__all__ = ["PAPER_BAND", "PAPER_CATALOGUE", "HardNegatives", "hard_negative_band", "hard_negatives", "pair_keys",
            "shared_negatives", "shared_negative_mask", "curriculum", "curriculum_schedule"]
 
 PAPER_BAND = (2000, 5000)
@@ -89,8 +89,12 @@ class HardNegatives(_TensorFields):
     mask: torch.Tensor
 
 
-def _pair_keys(pairs: torch.Tensor) -> torch.Tensor:
-    """Sorted int64 keys ``a << 32 | b`` of the pairs in both directions (a relation is symmetric here)."""
+def pair_keys(pairs: torch.Tensor) -> torch.Tensor:
+    """Sorted int64 keys ``a << 32 | b`` of the pairs in both directions (a relation is symmetric here).
+
+    Pass them to :func:`hard_negatives` as ``positive_keys=`` when drawing for many minibatches: the
+    sort over all train pairs is then done once, not per minibatch.
+    """
     if pairs.dim() != 2 or pairs.shape[1] != 2:
         raise ValueError(f"positives must be a [P, 2] tensor of (query, item) pairs, got {tuple(pairs.shape)}")
     p = pairs.long()
@@ -99,13 +103,14 @@ def _pair_keys(pairs: torch.Tensor) -> torch.Tensor:
 
 def hard_negatives(ranking: PPRRanking, num_negatives: int, band: tuple[int, int], *,
                    rows: Any = None, positives: torch.Tensor | None = None,
-                   generator: torch.Generator | int | None = None) -> HardNegatives:
+                   positive_keys: torch.Tensor | None = None, generator: torch.Generator | int | None = None) -> HardNegatives:
     """Draw ``num_negatives`` distinct items per query, uniformly from PPR ranks ``band = (lo, hi)``.
 
     ``ranking`` comes from :func:`~pinsage_edu.walks.ppr_rank` with ``k >= hi`` (the query itself is
     not ranked). ``rows`` picks rows of the ranking (a ranking precomputed for every item, indexed
     by the minibatch's queries); default all. Excluded: the query, any item that forms a known
-    positive pair with it (``positives`` [P, 2], either direction) and unranked slots. A query with
+    positive pair with it (``positives`` [P, 2], either direction; or their sorted
+    :func:`pair_keys`, computed once, as ``positive_keys``) and unranked slots. A query with
     fewer than ``num_negatives`` candidates left gets what there is (padding −1, mask False).
     ``num_negatives = 0`` (curriculum epoch 1) returns empty ``[B, 0]`` tensors.
     """
@@ -131,9 +136,14 @@ def hard_negatives(ranking: PPRRanking, num_negatives: int, band: tuple[int, int
         empty = torch.zeros((B, 0), dtype=torch.long, device=dev)
         return HardNegatives(queries, empty, empty.bool())
     ok = ok & (ids != queries.unsqueeze(1))
-    if positives is not None:
-        keys = _pair_keys(positives.to(dev))
-        ok = ok & ~torch.isin((queries.unsqueeze(1) << 32) | ids.clamp_min(0), keys)
+    if positives is not None and positive_keys is not None:
+        raise ValueError("pass positives= or positive_keys=, not both")
+    keys = positive_keys.to(dev) if positive_keys is not None else (
+        pair_keys(positives.to(dev)) if positives is not None else None)
+    if keys is not None and keys.numel():
+        want = (queries.unsqueeze(1) << 32) | ids.clamp_min(0)
+        at = torch.searchsorted(keys, want).clamp_max(keys.numel() - 1)  # keys are sorted: binary search
+        ok = ok & (keys[at] != want)
     # a random priority per candidate; the h smallest valid ones are a uniform draw without replacement
     prio = torch.rand(ids.shape, device=dev, generator=_generator(generator, dev))
     prio = prio.masked_fill(~ok, 2.0)

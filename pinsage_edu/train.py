@@ -19,7 +19,8 @@ rises linearly through the first epoch and then decays exponentially (:class:`Wa
 curriculum of hard negatives; gradient clipping; bf16 autocast on CUDA; after each epoch the
 validation hit-rate@K and scaled MRR on a sample of held-out pairs, with early stopping on them;
 checkpoints written atomically every N steps and at each epoch's end, from which a killed run
-resumes exactly; metrics as JSON lines next to them.
+resumes exactly (bit for bit on a CPU; on CUDA to float rounding, as the backward pass's
+scatter-adds use atomics); metrics as JSON lines next to them.
 
 **DDP.** Under ``torchrun`` (a process group initialised, see :mod:`pinsage_edu.distributed`) the
 model is wrapped in ``DistributedDataParallel``: each rank computes the loss of its share of every
@@ -34,7 +35,6 @@ import json
 import math
 import multiprocessing
 import os
-import shutil
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -53,7 +53,8 @@ from .knn import exact_top_k
 from .loss import LossResult, cross_entropy_loss, max_margin_loss
 from .minibatch import Blocks, NeighborhoodFn, sample_blocks
 from .model import PinSage
-from .negatives import curriculum, hard_negative_band, hard_negatives, shared_negative_mask, shared_negatives
+from .negatives import (curriculum, hard_negative_band, hard_negatives, pair_keys, shared_negative_mask,
+                        shared_negatives)
 from .walks import PPRRanking, _generator, ppr_rank
 
 __all__ = ["TrainConfig", "WarmupDecay", "Minibatch", "MinibatchProducer", "minibatches", "EpochLog",
@@ -277,7 +278,9 @@ class Minibatch:
     ``negatives`` [S] shared by the minibatch with ``shared_mask`` [B, S] (False where a negative is
     the query or its positive), ``hard_ids``/``hard_mask`` [B, h] (None when the curriculum gives no
     hard negatives), ``blocks`` for the seeds ``queries ‖ positives ‖ negatives ‖ hard_ids`` and
-    ``inputs`` = the feature rows of ``blocks.input_ids``.
+    ``inputs`` = the feature rows of ``blocks.input_ids``. ``share`` = this rank's pairs × ranks /
+    the global minibatch's pairs: the rank's mean loss is scaled by it, so that DDP's average over
+    ranks is the mean over the whole minibatch even when it does not split evenly (1.0 in one process).
     """
 
     epoch: int
@@ -290,6 +293,7 @@ class Minibatch:
     hard_mask: torch.Tensor | None
     blocks: Blocks
     inputs: torch.Tensor
+    share: float = 1.0
 
     _TENSORS = ("queries", "positives", "negatives", "shared_mask", "hard_ids", "hard_mask", "inputs")
 
@@ -338,7 +342,8 @@ class MinibatchProducer:
         self.world = world
         self.device = torch.device(device)
         self.num_items = features.shape[0]
-        self.known = self.pairs.to(self.device) if ranks is not None else None
+        # the train pairs' sorted keys, made once: hard negatives must not be known positives
+        self.known = pair_keys(self.pairs).to(self.device) if ranks is not None else None
         self._order: tuple[int, torch.Tensor] | None = None
         if config.batch_size < world.size:
             raise ValueError(f"batch size {config.batch_size} is below the number of ranks ({world.size}): every "
@@ -346,7 +351,10 @@ class MinibatchProducer:
 
     @property
     def steps_per_epoch(self) -> int:
-        n = math.ceil(self.pairs.shape[0] / self.config.batch_size)
+        """Global minibatches per epoch. Under DDP a last minibatch with fewer pairs than ranks is
+        dropped (some rank would get none); a single process keeps every pair."""
+        P, B = self.pairs.shape[0], self.config.batch_size
+        n = P // B + (1 if P % B >= self.world.size else 0)
         cap = self.config.max_steps_per_epoch
         return n if cap is None else min(n, cap)
 
@@ -379,7 +387,7 @@ class MinibatchProducer:
         hard_ids = hard_mask = None
         if h > 0:
             gen_rank = _generator(_mix(c.seed, epoch, index, 3, w.rank), self.ranks_device)
-            hard = hard_negatives(self.ranks(q, generator=gen_rank), h, self.band, positives=self.known,
+            hard = hard_negatives(self.ranks(q, generator=gen_rank), h, self.band, positive_keys=self.known,
                                   generator=_generator(_mix(c.seed, epoch, index, 2, w.rank), dev))
             hard_ids, hard_mask = hard.ids.to(dev), hard.mask.to(dev)
             seeds.append(hard_ids.clamp_min(0).reshape(-1))  # padding embeds item 0; the mask drops it
@@ -388,7 +396,7 @@ class MinibatchProducer:
         blocks = sample_blocks(torch.cat(seeds), self.num_layers, self.neighborhood_fn).to(dev)
         inputs = self.features.index_select(0, blocks.input_ids.to(self.features.device)).to(dev)
         return Minibatch(epoch, index, q, pos, neg, shared_negative_mask(neg, q, pos), hard_ids, hard_mask,
-                         blocks, inputs)
+                         blocks, inputs, share=share.numel() * w.size / n)
 
     @property
     def ranks_device(self) -> torch.device:
@@ -400,36 +408,44 @@ class MinibatchProducer:
         return self.device
 
 
-class _EpochBatches(Dataset):
-    """Minibatches ``start … stop − 1`` of one epoch, as a map-style dataset for ``DataLoader``."""
+class _RunBatches(Dataset):
+    """The minibatches at ``positions`` [(epoch, index), …], as a map-style dataset for ``DataLoader``."""
 
-    def __init__(self, producer: MinibatchProducer, epoch: int, start: int, stop: int):
-        self.producer, self.epoch, self.start, self.stop = producer, epoch, start, stop
+    def __init__(self, producer: MinibatchProducer, positions: list[tuple[int, int]]):
+        self.producer, self.positions = producer, positions
 
     def __len__(self) -> int:
-        return self.stop - self.start
+        return len(self.positions)
 
     def __getitem__(self, i: int) -> Minibatch:
-        return self.producer(self.epoch, self.start + i)
+        return self.producer(*self.positions[i])
 
 
 def _as_is(batch: Minibatch) -> Minibatch:
     return batch
 
 
-def minibatches(producer: MinibatchProducer, epoch: int, start: int = 0, *, num_workers: int = 0,
-                prefetch_factor: int = 2, pin_memory: bool = False) -> Iterator[Minibatch]:
-    """Minibatches ``start …`` of ``epoch`` in order: built here one at a time (``num_workers=0``), or by
-    ``num_workers`` worker processes that each keep ``prefetch_factor`` ready (pinned when asked)."""
-    stop = producer.steps_per_epoch
+def minibatches(producer: MinibatchProducer, epoch: int, start: int = 0, *, last_epoch: int | None = None,
+                num_workers: int = 0, prefetch_factor: int = 2, pin_memory: bool = False) -> Iterator[Minibatch]:
+    """Minibatches ``start …`` of ``epoch``, then every minibatch of the epochs up to ``last_epoch``
+    (default: ``epoch`` alone), in order.
+
+    Built here one at a time (``num_workers=0``), or by ``num_workers`` worker processes that each
+    keep ``prefetch_factor`` ready (in pinned memory when asked). One iterator serves the whole run:
+    the workers live across epochs (keeping their PPR caches) and build the next epoch's first
+    minibatches while the trainer validates.
+    """
+    last = epoch if last_epoch is None else last_epoch
+    spe = producer.steps_per_epoch
+    positions = [(e, i) for e in range(epoch, last + 1) for i in range(start if e == epoch else 0, spe)]
     if num_workers == 0:
-        return (producer(epoch, i) for i in range(start, stop))
+        return (producer(e, i) for e, i in positions)
     ctx = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
-    loader = DataLoader(_EpochBatches(producer, epoch, start, stop), batch_size=None, shuffle=False,
+    loader = DataLoader(_RunBatches(producer, positions), batch_size=None, shuffle=False,
                         num_workers=num_workers, prefetch_factor=prefetch_factor, pin_memory=pin_memory,
                         collate_fn=_as_is, multiprocessing_context=ctx,
                         # the workers' base seed is drawn from this generator, not from torch's global one
-                        generator=torch.Generator().manual_seed(_mix(producer.config.seed, epoch, 5)))
+                        generator=torch.Generator().manual_seed(_mix(producer.config.seed, epoch, start, 5)))
     return iter(loader)
 
 
@@ -693,25 +709,31 @@ class Trainer:
         return {"model": self.model.config.to_dict(), "train": self.config.to_dict(), "run": _json_safe(self.run_info),
                 "world_size": self.world.size}
 
-    def _check_out_dir(self, resume: bool) -> str | None:
-        """The problem with the output folder, or None (checked on rank 0 before anything is written)."""
+    def _check_out_dir(self, resume: bool) -> tuple[str | None, bool]:
+        """(the problem with the output folder or None, whether there is a checkpoint to resume from).
+
+        Checked on rank 0 before anything is written. A folder whose run was stopped before its first
+        checkpoint (``run.json`` but no ``last.pt``) may start again with the same settings.
+        """
         out = self.out_dir
         if out is None:
-            return "resume needs the out_dir of the run to continue" if resume else None
+            return ("resume needs the out_dir of the run to continue" if resume else None), False
         if out.exists() and not out.is_dir():
-            return f"--out {out} is a file, not a folder"
+            return f"--out {out} is a file, not a folder", False
         run_file = out / RUN_FILE
-        if not resume:
-            if run_file.exists() or (out / LAST).exists():
-                return (f"{out} already holds a training run ({RUN_FILE}); nothing was overwritten. Pass --resume "
-                        "to continue it, or choose another --out")
-            return None
         if not run_file.exists():
-            return f"{out} holds no run to resume (no {RUN_FILE})"
+            if resume:
+                return f"{out} holds no run to resume (no {RUN_FILE})", False
+            if (out / LAST).exists():
+                return f"{out} holds a checkpoint ({LAST}) but no {RUN_FILE}: choose another --out", False
+            return None, False
+        if not resume and (out / LAST).exists():
+            return (f"{out} already holds a training run ({RUN_FILE}, {LAST}); nothing was overwritten. Pass "
+                    "--resume to continue it, or choose another --out"), False
         try:
             old = json.loads(run_file.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
-            return f"{run_file} is not readable JSON: {exc}"
+            return f"{run_file} is not readable JSON: {exc}", False
         new = json.loads(json.dumps(self.run_record()))
         diffs = []
         for part in ("model", "run", "world_size"):
@@ -721,17 +743,18 @@ class Trainer:
             if key not in _RESUMABLE_CHANGES and old.get("train", {}).get(key) != new["train"].get(key):
                 diffs.append(f"train.{key}: {old.get('train', {}).get(key)!r} there, {new['train'].get(key)!r} now")
         if diffs:
-            return f"{out} holds a different run; cannot resume it with these settings: " + "; ".join(diffs)
-        if not (out / LAST).exists():
-            return f"{out} holds no checkpoint yet ({LAST}): start it again without --resume in a fresh folder"
-        return None
+            verb = "resume it" if resume else "start it again"
+            return f"{out} holds a different run; cannot {verb} with these settings: " + "; ".join(diffs), False
+        return None, (out / LAST).exists()
 
-    def _save(self, path: Path, *, epoch: int, next_batch: int, epoch_done: bool, global_step: int,
+    def _save(self, paths: Path | list[Path], *, epoch: int, next_batch: int, epoch_done: bool, global_step: int,
               acc: dict[str, Any], history: TrainHistory, best: dict[str, Any]) -> None:
-        rngs = self.world.all_gather_object(rng_state())  # collective: every rank calls it
+        rngs = self.world.all_gather_object(rng_state(self.model.device))  # collective: every rank calls it
         if not self.world.is_main:
             return
-        save_checkpoint({
+        hist = history.to_dict()
+        hist.pop("timeline")  # wall-clock times of this process: not part of the run's state
+        state = {
             "model": self.model.state_dict(), "model_config": self.model.config.to_dict(),
             "train_config": self.config.to_dict(), "run": _json_safe(self.run_info),
             "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
@@ -740,8 +763,10 @@ class Trainer:
             "curriculum": {"epoch": epoch, "hard_per_query": self.producer.hard_per_query(epoch),
                            "max_hard_negatives": self.config.max_hard_negatives,
                            "enabled": self.config.curriculum},
-            "epoch_acc": acc, "history": _json_safe(history.to_dict()), "best": best,
-            "rng": rngs, "world_size": self.world.size}, path)
+            "epoch_acc": acc, "history": _json_safe(hist), "best": best,
+            "rng": rngs, "world_size": self.world.size}
+        for path in [paths] if isinstance(paths, Path) else paths:
+            save_checkpoint(state, path)
 
     def _restore(self, state: dict[str, Any]) -> None:
         for key in ("model", "optimizer", "scheduler", "progress", "epoch_acc", "history", "best", "rng"):
@@ -756,14 +781,20 @@ class Trainer:
         rngs = state["rng"]
         if len(rngs) != self.world.size:
             raise CheckpointError(f"the checkpoint was written by {len(rngs)} ranks, this run has {self.world.size}")
-        set_rng_state(rngs[self.world.rank])
+        set_rng_state(rngs[self.world.rank], self.model.device)
 
     # ------------------------------------------------------------------ the loop
-    def _evaluate(self) -> tuple[float, float]:
+    def _evaluate(self, epoch: int) -> tuple[float, float]:
+        """Validation (hit-rate@K, scaled MRR) after ``epoch`` (0: untrained). Fresh-walk neighbourhoods
+        are reseeded from (seed, epoch), so the figures do not depend on what was sampled before (or on
+        a resume). Every rank evaluates; rank 0's figures are broadcast, so early stopping agrees."""
         if self.val is None:
             return float("nan"), float("nan")
-        return evaluate_pairs(self.model, self.features, self.eval_fn, self.val, k=self.config.eval_k,
-                              scale=self.config.eval_mrr_scale)
+        if hasattr(self.eval_fn, "reseed"):
+            self.eval_fn.reseed(_mix(self.config.seed, epoch, 6))
+        figures = evaluate_pairs(self.model, self.features, self.eval_fn, self.val, k=self.config.eval_k,
+                                 scale=self.config.eval_mrr_scale)
+        return tuple(self.world.broadcast_object(figures))
 
     def _step(self, mb: Minibatch) -> tuple[LossResult, float, float]:
         c, dev = self.config, self.model.device
@@ -780,14 +811,17 @@ class Trainer:
         else:
             res = cross_entropy_loss(z_q, z_pos, z_neg, z_hard, c.temperature, shared_mask=mb.shared_mask,
                                      hard_mask=mb.hard_mask)
+        # DDP averages gradients over ranks: weighting each rank's mean by its share of the minibatch makes
+        # that average the gradient of the mean over the whole minibatch (share = 1 in one process)
+        loss = res.loss * mb.share if mb.share != 1.0 else res.loss
         # one number shared by all ranks, so that a NaN stops every rank before the gradient all-reduce
-        loss_value = float(self.world.all_reduce_mean(res.loss.detach()))
+        loss_value = float(self.world.all_reduce_mean(loss.detach()))
         if not math.isfinite(loss_value):  # checked before the step: the parameters stay as they were
             raise FloatingPointError(f"the loss became {loss_value} at epoch {mb.epoch}, minibatch {mb.index + 1}; "
                                      f"the model was not updated with it: lower the learning rate (now {c.lr}) "
                                      "or check the features")
         self.optimizer.zero_grad(set_to_none=True)
-        res.loss.backward()
+        loss.backward()
         grad_norm = float("nan")
         if c.grad_clip is not None:
             grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.grad_clip))
@@ -798,10 +832,11 @@ class Trainer:
     def fit(self, resume: bool = False) -> TrainHistory:
         """Train for the configured epochs (or continue the run in ``out_dir`` with ``resume=True``)."""
         c, w = self.config, self.world
-        problem = w.broadcast_object(self._check_out_dir(resume) if w.is_main else None)
+        problem, has_checkpoint = w.broadcast_object(self._check_out_dir(resume) if w.is_main else None)
         if problem:
             raise RunDirError(problem)
-        state = load_checkpoint(self.out_dir / LAST) if resume else None
+        # resume=True in a folder stopped before its first checkpoint starts the run again
+        state = load_checkpoint(self.out_dir / LAST) if resume and has_checkpoint else None
         keys = ("loss", "active", "pos_score", "neg_score", "hard_score", "active_hard")
         fresh_acc = lambda: {"sums": dict.fromkeys(keys, 0.0), "counts": dict.fromkeys(keys, 0), "steps": 0,
                              "wait": 0.0, "compute": 0.0, "seconds": 0.0}
@@ -826,36 +861,39 @@ class Trainer:
         metrics = None
         if self.out_dir is not None and w.is_main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
+            for stale in set(self.out_dir.glob("*.tmp")) | set(self.out_dir.glob(".*.tmp")):
+                stale.unlink(missing_ok=True)  # half-written files of a killed run
             if state is None:
                 write_json_atomic(self.run_record(), self.out_dir / RUN_FILE)
-            else:
-                _Metrics.truncate_after(self.out_dir / METRICS, step, epoch0 - 1)
+            _Metrics.truncate_after(self.out_dir / METRICS, step, epoch0 - 1)
             metrics = _Metrics(self.out_dir / METRICS)
             metrics.write({"type": "resume" if state else "start", "step": step, "epoch": epoch0,
                            "world_size": w.size, "time": time.time(), **({} if state else self.run_record())})
         w.barrier()
         last_epoch = self.start_epoch + c.epochs - 1
         t0 = time.perf_counter()
+        it: Iterator[Minibatch] | None = None
         try:
             if state is None and self.val is not None and self.start_epoch == 1:
-                history.initial_hit_rate, history.initial_mrr = self._evaluate()
+                history.initial_hit_rate, history.initial_mrr = self._evaluate(0)
                 best["metric"] = history.initial_mrr if c.early_stopping_metric == "mrr" else history.initial_hit_rate
             pin = self.model.device.type == "cuda" and self.producer.device.type == "cpu"
+            # one iterator for the rest of the run: worker processes outlive the epochs
+            it = minibatches(self.producer, epoch0, first, last_epoch=last_epoch, num_workers=c.num_workers,
+                             prefetch_factor=c.prefetch_factor, pin_memory=pin)
             for epoch in range(epoch0, last_epoch + 1):
                 if history.stopped_early is not None:
                     break
                 t_epoch = time.perf_counter() - acc["seconds"]
                 h = self.producer.hard_per_query(epoch)
-                it = minibatches(self.producer, epoch, first, num_workers=c.num_workers,
-                                 prefetch_factor=c.prefetch_factor, pin_memory=pin)
                 bar = _progress(self.steps_per_epoch, first, f"epoch {epoch}", enabled=self.progress and w.is_main)
                 self.model.train()
                 index = first
-                while True:
+                for _ in range(first, self.steps_per_epoch):
                     t_req = time.perf_counter()
-                    mb = next(it, None)
-                    if mb is None:
-                        break
+                    mb = next(it)
+                    if (mb.epoch, mb.index) != (epoch, index):
+                        raise RuntimeError(f"minibatch ({mb.epoch}, {mb.index}) arrived where ({epoch}, {index}) was due")
                     mb = mb.to(self.model.device, non_blocking=pin)
                     t_ready = time.perf_counter()
                     res, loss_value, grad_norm = self._step(mb)
@@ -893,7 +931,7 @@ class Trainer:
                 if bar is not None:
                     bar.close()
                 first = 0
-                val_hr, val_mrr = self._evaluate()
+                val_hr, val_mrr = self._evaluate(epoch)
                 mean = {k: acc["sums"][k] / acc["counts"][k] if acc["counts"][k] else float("nan") for k in keys}
                 log = EpochLog(epoch=epoch, hard_per_query=h, steps=acc["steps"], loss=mean["loss"],
                                active=mean["active"], pos_score=mean["pos_score"], neg_score=mean["neg_score"],
@@ -916,11 +954,11 @@ class Trainer:
                     metrics.write({"type": "epoch", **asdict(log), "stopped_early": history.stopped_early})
                 acc = fresh_acc()
                 if self.out_dir is not None:
-                    self._save(self.out_dir / LAST, epoch=epoch, next_batch=self.steps_per_epoch, epoch_done=True,
+                    # best.pt first: a kill between the two writes never leaves last.pt naming a best.pt
+                    # that does not exist
+                    paths = [self.out_dir / BEST, self.out_dir / LAST] if improved else [self.out_dir / LAST]
+                    self._save(paths, epoch=epoch, next_batch=self.steps_per_epoch, epoch_done=True,
                                global_step=step, acc=acc, history=history, best=best)
-                    if improved and w.is_main:
-                        shutil.copyfile(self.out_dir / LAST, self.out_dir / (BEST + ".tmp"))
-                        os.replace(self.out_dir / (BEST + ".tmp"), self.out_dir / BEST)
                     if metrics is not None:
                         metrics.sync()
             sums = w.all_gather_object(parameter_checksum(self.model))
@@ -931,6 +969,7 @@ class Trainer:
         finally:
             if metrics is not None:
                 metrics.close()
+            del it  # a DataLoader iterator shuts its worker processes down when dropped
         return history
 
 

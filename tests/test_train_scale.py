@@ -110,8 +110,6 @@ def test_worker_processes_build_the_same_minibatches_as_the_training_process(ml)
         _same(a, b)
     # and a minibatch does not depend on what was built before it (resume mid-epoch relies on this)
     _same(_producer(ml, fresh_walks=True)(3, 4), inline[2])
-    # pinned copies hold the same values
-    _same(inline[0].pin_memory() if torch.cuda.is_available() else inline[0], inline[0])
 
 
 def test_ddp_ranks_split_every_global_minibatch_and_share_its_negatives(ml):
@@ -125,6 +123,48 @@ def test_ddp_ranks_split_every_global_minibatch_and_share_its_negatives(ml):
     with pytest.raises(ValueError, match="below the number of ranks"):
         MinibatchProducer(ml[0].train_pairs, ml[2], ml[3], num_layers=2, config=TrainConfig(batch_size=2),
                           world=World(0, 4))
+
+
+def test_ddp_never_leaves_a_rank_without_pairs_and_weights_uneven_shares(ml):
+    split, g, x, tab = ml
+    pairs = split.train_pairs[:129]  # 2 full minibatches of 64 and one pair left over
+
+    def producer(rank: int, size: int, n: int = 129) -> MinibatchProducer:
+        return MinibatchProducer(split.train_pairs[:n], x, tab, num_layers=2,
+                                 config=TrainConfig(batch_size=64, num_shared_negatives=20), world=World(rank, size))
+
+    assert producer(0, 1).steps_per_epoch == 3  # one process keeps the last pair
+    assert producer(0, 2).steps_per_epoch == 2  # two ranks: a minibatch of 1 pair cannot be split, it is dropped
+    assert producer(0, 2, n=130).steps_per_epoch == 3  # 2 pairs: one each
+    last = [producer(r, 2, n=130)(1, 2) for r in range(2)]
+    assert [m.queries.numel() for m in last] == [1, 1] and [m.share for m in last] == [1.0, 1.0]
+    uneven = [producer(r, 3, n=128)(1, 0) for r in range(3)]  # 64 pairs over 3 ranks: 21, 21, 22
+    assert [m.queries.numel() for m in uneven] == [21, 21, 22]
+    # DDP's average over ranks of share × (the rank's mean of a per-query loss) is the minibatch's mean
+    per_query = [m.queries.double() ** 0.5 for m in uneven]  # any per-query value stands in for the loss
+    ddp = sum(m.share * v.mean() for m, v in zip(uneven, per_query)) / 3
+    assert float(ddp) == pytest.approx(float(torch.cat(per_query).mean()))
+    assert [m.share for m in uneven] == pytest.approx([21 * 3 / 64, 21 * 3 / 64, 22 * 3 / 64])
+    assert pairs.shape[0] == 129
+
+
+def test_device_sampling_matches_cpu_sampling_and_the_timeline_adds_up(ml):
+    split, g, x, tab = ml
+    runs = {}
+    for sampling in ("cpu", "device"):  # on a CPU model "device" is the in-process producer on that device
+        torch.manual_seed(0)
+        model = PinSage(PinSageConfig.classroom(x.shape[1]))
+        cfg = TrainConfig(epochs=2, max_steps_per_epoch=3, max_hard_negatives=1, sampling=sampling)
+        runs[sampling] = train_pinsage(model, x, split.train_pairs, tab, config=cfg, graph=g)
+    assert runs["cpu"].step_loss == runs["device"].step_loss
+    h = runs["cpu"]
+    assert [t[:2] for t in h.timeline] == [(1, 1), (1, 2), (1, 3), (2, 4), (2, 5), (2, 6)]
+    assert all(t[2] <= t[3] <= t[4] for t in h.timeline)
+    assert all(a[4] <= b[2] for a, b in zip(h.timeline, h.timeline[1:]))
+    for e in h.epochs:
+        steps = [t for t in h.timeline if t[0] == e.epoch]
+        assert e.data_wait == pytest.approx(sum(t[3] - t[2] for t in steps))
+        assert e.compute == pytest.approx(sum(t[4] - t[3] for t in steps))
 
 
 def test_device_sampling_and_gathered_inputs_give_the_same_embeddings(ml):
@@ -239,6 +279,13 @@ def test_run_folder_errors_leave_everything_as_it_was(ml, tmp_path):
                       out_dir=out, resume=True)
     with pytest.raises(RunDirError, match="holds no run to resume"):
         train_pinsage(model, x, split.train_pairs, tab, config=cfg, out_dir=tmp_path / "empty", resume=True)
+    # a run stopped before its first checkpoint may simply start again (with or without --resume)
+    early = tmp_path / "early"
+    early.mkdir()
+    (early / "run.json").write_bytes(before["run.json"])
+    (early / ".last.pt.x1.tmp").write_bytes(b"half a checkpoint")
+    train_pinsage(model, x, split.train_pairs, tab, config=cfg, out_dir=early, resume=True)
+    assert (early / "last.pt").exists() and not list(early.glob("*.tmp")) and not list(early.glob(".*.tmp"))
     last = out / "last.pt"
     last.write_bytes(before["last.pt"][:1000])
     with pytest.raises(CheckpointError, match="last.pt is not a readable checkpoint"):
@@ -253,8 +300,11 @@ def test_run_folder_errors_leave_everything_as_it_was(ml, tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------- the CLI, kill, DDP
+# fresh walks per minibatch, a worker process, Monte-Carlo PPR for the hard negatives and dropout: every
+# source of randomness the run has must come back the same after the kill
 CLI = ["--dataset", "ml-latest-small", "train", "--epochs", "2", "--steps-per-epoch", "6", "--batch-size", "64",
-       "--eval-pairs", "200", "--no-progress", "--checkpoint-every", "2", "--max-hard", "2", "--dropout", "0.2"]
+       "--eval-pairs", "200", "--no-progress", "--checkpoint-every", "2", "--max-hard", "2", "--dropout", "0.2",
+       "--resample", "--walks", "50", "--workers", "1", "--ppr-method", "monte_carlo"]
 
 KILLER = textwrap.dedent("""
     import os, signal, sys
@@ -304,6 +354,17 @@ def test_kill_and_resume_from_the_command_line_equals_an_uninterrupted_run(tmp_p
     eb = [json.loads(x) for x in (tmp_path / "k" / "metrics.jsonl").read_text().splitlines()]
     pick = lambda rs: [(r["step"], r["loss"]) for r in rs if r["type"] == "step"]  # noqa: E731
     assert pick(ea) == pick(eb)
+    val = lambda rs: [(r["epoch"], r["val_hit_rate"], r["val_mrr"]) for r in rs if r["type"] == "epoch"]  # noqa: E731
+    assert val(ea) == val(eb) and len(val(ea)) == 2
+    # the run folder refuses a second run, and a corrupt checkpoint is named; neither writes anything
+    again = _run([sys.executable, "-m", "pinsage_edu", *CLI, "--out", str(tmp_path / "k")])
+    assert again.returncode == 1 and "already holds a training run" in again.stderr
+    last = tmp_path / "k" / "last.pt"
+    last.write_bytes(last.read_bytes()[:5000])
+    files = {p.name: p.read_bytes() for p in (tmp_path / "k").iterdir()}
+    again = _run([sys.executable, "-m", "pinsage_edu", *CLI, "--epochs", "3", "--out", str(tmp_path / "k"), "--resume"])
+    assert again.returncode == 1 and "last.pt is not a readable checkpoint" in again.stderr, again.stderr
+    assert {p.name: p.read_bytes() for p in (tmp_path / "k").iterdir()} == files
 
 
 def test_cli_errors_are_clear_and_write_nothing(tmp_path):
@@ -316,7 +377,9 @@ def test_cli_errors_are_clear_and_write_nothing(tmp_path):
     bad = _run([sys.executable, "-m", "pinsage_edu", "train", "--resume"])
     assert bad.returncode == 1 and "--resume needs --out" in bad.stderr
     bad = _run([sys.executable, "-m", "pinsage_edu", "train", "--lr-decay", "2", "--out", str(out)])
-    assert bad.returncode == 1 and "lr_decay" in bad.stderr and not out.exists()
+    assert bad.returncode == 1 and "--lr-decay must be in (0, 1]" in bad.stderr and not out.exists()
+    bad = _run([sys.executable, "-m", "pinsage_edu", "train", "--device", "gpu", "--out", str(out)])
+    assert bad.returncode == 1 and "--device must be cpu, cuda or cuda:N" in bad.stderr and not out.exists()
 
 
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
