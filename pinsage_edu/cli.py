@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import time
@@ -97,6 +98,9 @@ def _train(args: argparse.Namespace, w: World, device: torch.device, t0: float, 
            val_fraction: float, test_fraction: float, seed: int) -> int:
     say = print if w.is_main else (lambda *a, **k: None)
     dataset = (args.dataset or ["ml-latest-small"])[0]
+    if args.workers is None:
+        args.workers = 0 if device.type == "cpu" or args.sampling == "device" else \
+            min(4, max(1, (os.cpu_count() or 1) // max(1, w.size) - 1))
     torch.manual_seed(seed)
     try:
         tc = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
@@ -265,7 +269,9 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--band", type=int, nargs=2, metavar=("LO", "HI"), help="PPR rank band of hard negatives")
     g.add_argument("--ppr-method", choices=["auto", "exact", "monte_carlo"], default=d.ppr_method)
     g = tr.add_argument_group("loading")
-    g.add_argument("--workers", type=int, default=0, help="CPU processes building minibatches ahead (0: in process)")
+    g.add_argument("--workers", type=int, default=None,
+                   help="CPU processes building minibatches ahead (0: in the training process; default: 0 when "
+                        "training on the CPU, which needs its cores for the compute, else min(4, cores − 1))")
     g.add_argument("--prefetch", type=int, default=d.prefetch_factor, help="minibatches each worker keeps ready")
     g.add_argument("--sampling", choices=["cpu", "device"], default=d.sampling,
                    help="device: walks, blocks and features on the model's device (a GPU)")

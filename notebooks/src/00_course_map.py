@@ -52,7 +52,7 @@ assert SIZE in ("classroom", "full")
 # | [04 · Minibatches](04_minibatch.ipynb) | §3.2, Alg. 2 | layered node sets for a batch, their overlap, re-indexing, how sizes grow with K and T |
 # | [05 · Max-margin loss](05_margin_loss.ipynb) | §3.3 | the hinge and its margin, shared negatives, the share of active hinges and the score distributions during a training run |
 # | [06 · Hard negatives and the curriculum](06_hard_negatives.ipynb) | §3.3 | PPR rank bands scaled to the catalogue, hard negatives, the curriculum schedule, training with and without them |
-# | 07 · Training at scale | §3.3 | producer–consumer loading, warm-up, multi-GPU (DDP) |
+# | [07 · Training at scale](07_training_at_scale.ipynb) | §3.3, Table 3 | the producer–consumer timeline, warm-up and decay, a run with live curves, checkpoints and exact resume, DDP on two CPU processes, batch size vs time per iteration vs iterations |
 # | 08 · Inference and serving | §3.4 | MapReduce-style layer-wise embedding, exact and LSH nearest neighbours |
 # | 09 · Experiments | §4 | Table 1 rebuilt on our data, the ablations, similarity distributions, runtime |
 # | 10 · Scale up | §3.3–3.4 | the same code on a 1M-item graph, one GPU, several GPUs, several machines |
