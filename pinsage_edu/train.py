@@ -452,7 +452,7 @@ def minibatches(producer: MinibatchProducer, epoch: int, start: int = 0, *, last
 @dataclass
 class EpochLog:
     """What one epoch did: the mean loss statistics of its steps, the validation figures after it, the
-    learning rate at its end, and where its time went (``data_wait``: seconds the compute waited for
+    learning rate of its last step, and where its time went (``data_wait``: seconds the compute waited for
     minibatches; ``compute``: seconds of forward, backward and step; ``seconds``: the whole epoch
     including validation)."""
 
@@ -475,7 +475,7 @@ class EpochLog:
 
 @dataclass
 class TrainHistory:
-    """Per-step losses (``step_loss``, ``step_active``, ``step_lr``), one :class:`EpochLog` per epoch and
+    """Per-step losses (``step_loss``, ``step_active``, ``step_lr`` = the rate each step ran with), one :class:`EpochLog` per epoch and
     the step timeline ``(epoch, step, t_request, t_ready, t_done)`` in seconds since the run started
     (the compute asked for the minibatch at ``t_request``, had it on its device at ``t_ready``, and
     finished the step at ``t_done``).
@@ -796,7 +796,7 @@ class Trainer:
                                  scale=self.config.eval_mrr_scale)
         return tuple(self.world.broadcast_object(figures))
 
-    def _step(self, mb: Minibatch) -> tuple[LossResult, float, float]:
+    def _step(self, mb: Minibatch) -> tuple[LossResult, float, float, float]:
         c, dev = self.config, self.model.device
         use_amp = c.amp and dev.type == "cuda"
         with torch.autocast(device_type="cuda", dtype=torch.bfloat16) if use_amp else nullcontext():
@@ -825,9 +825,10 @@ class Trainer:
         grad_norm = float("nan")
         if c.grad_clip is not None:
             grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), c.grad_clip))
+        lr = self.optimizer.param_groups[0]["lr"]  # the rate this step runs with
         self.optimizer.step()
         self.scheduler.step()
-        return res, loss_value, grad_norm
+        return res, loss_value, grad_norm, lr
 
     def fit(self, resume: bool = False) -> TrainHistory:
         """Train for the configured epochs (or continue the run in ``out_dir`` with ``resume=True``)."""
@@ -839,7 +840,7 @@ class Trainer:
         state = load_checkpoint(self.out_dir / LAST) if resume and has_checkpoint else None
         keys = ("loss", "active", "pos_score", "neg_score", "hard_score", "active_hard")
         fresh_acc = lambda: {"sums": dict.fromkeys(keys, 0.0), "counts": dict.fromkeys(keys, 0), "steps": 0,
-                             "wait": 0.0, "compute": 0.0, "seconds": 0.0}
+                             "wait": 0.0, "compute": 0.0, "seconds": 0.0, "lr": float("nan")}
         history, acc = TrainHistory(), fresh_acc()
         epoch0, first, step = self.start_epoch, 0, (self.start_epoch - 1) * self.steps_per_epoch
         best = {"metric": None, "epoch": 0, "bad_epochs": 0}
@@ -896,11 +897,10 @@ class Trainer:
                         raise RuntimeError(f"minibatch ({mb.epoch}, {mb.index}) arrived where ({epoch}, {index}) was due")
                     mb = mb.to(self.model.device, non_blocking=pin)
                     t_ready = time.perf_counter()
-                    res, loss_value, grad_norm = self._step(mb)
+                    res, loss_value, grad_norm, lr = self._step(mb)
                     t_done = time.perf_counter()
                     step += 1
                     index = mb.index + 1
-                    lr = self.optimizer.param_groups[0]["lr"]
                     history.step_loss.append(loss_value)
                     history.step_active.append(res.active)
                     history.step_lr.append(lr)
@@ -908,6 +908,7 @@ class Trainer:
                     acc["wait"] += t_ready - t_req
                     acc["compute"] += t_done - t_ready
                     acc["steps"] += 1
+                    acc["lr"] = lr
                     for key in keys:
                         v = loss_value if key == "loss" else getattr(res, key)
                         if v == v:  # a NaN statistic (no hard negative left in this step) is not averaged in
@@ -938,7 +939,7 @@ class Trainer:
                                hard_score=mean["hard_score"] if h > 0 else float("nan"),
                                active_hard=mean["active_hard"] if h > 0 else float("nan"),
                                val_hit_rate=val_hr, seconds=time.perf_counter() - t_epoch, val_mrr=val_mrr,
-                               lr=self.optimizer.param_groups[0]["lr"], data_wait=acc["wait"], compute=acc["compute"])
+                               lr=acc["lr"], data_wait=acc["wait"], compute=acc["compute"])
                 history.epochs.append(log)
                 improved = False
                 if self.val is not None:

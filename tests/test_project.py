@@ -88,6 +88,7 @@ def test_student_copies_hide_solutions_and_clear_outputs(tmp_path):
     ("03_convolve", "check_importance_pooling"),
     ("04_minibatch", "check_reindex"),
     ("05_margin_loss", "check_shared_negative_loss"),
+    ("07_training_at_scale", "check_warmup_decay"),
 ])
 def test_student_copy_of_an_exercise_notebook_still_runs(tmp_path, name, checker):
     from nbconvert.preprocessors import ExecutePreprocessor

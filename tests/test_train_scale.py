@@ -52,9 +52,10 @@ def test_the_trainer_follows_the_schedule_step_by_step(ml):
     model = PinSage(PinSageConfig.classroom(x.shape[1]))
     cfg = TrainConfig(epochs=2, max_steps_per_epoch=4, max_hard_negatives=0, lr=0.01, lr_decay=0.5, seed=3)
     h = train_pinsage(model, x, split.train_pairs, tab, config=cfg)
-    # the lr recorded after step s is the one the next step uses
-    assert h.step_lr == pytest.approx([0.01 * WarmupDecay(4, 1.0, 0.5)(s) for s in range(1, 9)])
-    assert [e.lr for e in h.epochs] == pytest.approx([0.01, 0.01 * 0.5])
+    # the rate each step ran with; an epoch's is its last step's
+    assert h.step_lr == pytest.approx([0.01 * WarmupDecay(4, 1.0, 0.5)(s) for s in range(8)])
+    assert h.step_lr[:4] == pytest.approx([0.0025, 0.005, 0.0075, 0.01])
+    assert [e.lr for e in h.epochs] == pytest.approx([0.01, 0.01 * 0.5 ** 0.75])
 
 
 def test_sgd_and_no_warmup_run(ml):
@@ -65,7 +66,7 @@ def test_sgd_and_no_warmup_run(ml):
                       warmup_epochs=0, grad_clip=None)
     h = train_pinsage(model, x, split.train_pairs, tab, config=cfg)
     assert len(h.step_loss) == 3 and all(math.isfinite(v) for v in h.step_loss)
-    assert h.step_lr == pytest.approx([0.05 * 0.9 ** (s / 3) for s in range(1, 4)])
+    assert h.step_lr == pytest.approx([0.05 * 0.9 ** (s / 3) for s in range(3)])
 
 
 def test_config_errors():

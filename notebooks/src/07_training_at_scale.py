@@ -396,7 +396,7 @@ epoch1 = history.step_loss[:steps_per_epoch]  # uniform negatives only, whatever
 first_loss, last_loss = sum(epoch1[:10]) / 10, sum(epoch1[-10:]) / 10
 print(f"val hit-rate@10: untrained {hr0:.2%} → after {len(history.epochs)} epochs {hr:.2%} ({hr / hr0:.1f}×)")
 print(f"loss in epoch 1, mean of its first 10 steps {first_loss:.4f} → of its last 10 steps {last_loss:.4f}")
-print(f"lr after the last step {history.step_lr[-1]:.2e} (peak {run_config.lr:.0e} × 0.9^{PRESET['epochs'] - 1})")
+print(f"lr of the last step {history.step_lr[-1]:.2e} (peak {run_config.lr:.0e} × 0.9^{PRESET['epochs'] - 1})")
 assert live.loss == history.step_loss  # the callback saw every step
 assert len(history.step_loss) == PRESET["epochs"] * steps_per_epoch
 assert hr > 2 * hr0 and last_loss < 0.75 * first_loss
@@ -410,11 +410,6 @@ assert abs(history.step_lr[-1] - run_config.lr * 0.9 ** (PRESET["epochs"] - 1)) 
 # held-out pairs rises from 0.75% (untrained) to 3.30% after two epochs, more than four times higher.
 # In the table, `wait s` and `compute s` are the producer–consumer timings of each epoch: with the
 # precomputed neighbourhood table the producer's share is small.
-#
-# > A detail of `TrainHistory.step_lr`: it records the rate **after** each step's scheduler update —
-# > the rate the *next* step will use — so its first entry is already f(1) × 10⁻³ and its last is
-# > the rate an epoch 3 would start with. The lr panel above draws the rate each step actually ran
-# > with, from the schedule.
 #
 # ## Checkpoints: stop a run and resume it exactly
 #
