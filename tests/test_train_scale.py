@@ -418,3 +418,46 @@ def test_minibatch_pickles_for_worker_processes(ml):
     mb = _producer(ml, fresh_walks=False)(1, 0)
     back = pickle.loads(pickle.dumps(mb))
     _same(mb, back)
+
+
+def test_bf16_autocast_runs_forward_and_backward_close_to_float32(ml):
+    """The trainer autocasts to bf16 on CUDA; the CPU's autocast runs the same dtype rules for these ops,
+    so a dtype mismatch (an index_add of bf16 into float32, say) would show here without a GPU."""
+    split, g, x, tab = ml
+    for pooling in ("importance", "mean", "max"):
+        torch.manual_seed(0)
+        model = PinSage(PinSageConfig.classroom(x.shape[1], pooling=pooling))
+        mb = _producer(ml, fresh_walks=False)(2, 0)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            z = model(mb.blocks, inputs=mb.inputs)
+        assert z.dtype == torch.bfloat16
+        z.float().pow(2).sum().backward()
+        assert all(p.grad is not None and p.grad.dtype == torch.float32 for p in model.parameters())
+        assert (z.float() - model(mb.blocks, inputs=mb.inputs)).abs().max() < 0.02
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_training_matches_the_cpu_in_both_sampling_modes(ml):
+    """On a GPU: CPU workers feeding pinned minibatches, and walks on the GPU itself, both train like the CPU."""
+    split, g, x, tab = ml
+    runs = {}
+    for name, device, sampling, workers in (("cpu", "cpu", "cpu", 0), ("cuda, CPU workers", "cuda", "cpu", 1),
+                                            ("cuda, GPU sampling", "cuda", "device", 0)):
+        torch.manual_seed(0)
+        model = PinSage(PinSageConfig.classroom(x.shape[1])).to(device)
+        cfg = TrainConfig(epochs=2, max_steps_per_epoch=3, max_hard_negatives=1, sampling=sampling, num_workers=workers,
+                          amp=False, eval_pairs=300)
+        nfn = tab.to(device) if sampling == "device" else tab
+        runs[name] = train_pinsage(model, x.to(device), split.train_pairs, nfn, config=cfg,
+                                   graph=g.to(device) if sampling == "device" else g, val_pairs=split.val_pairs)
+    for name in ("cuda, CPU workers", "cuda, GPU sampling"):
+        # the GPU's random streams differ from the CPU's: same neighbourhoods and pairs, other negatives
+        if name == "cuda, CPU workers":
+            assert runs[name].step_loss == pytest.approx(runs["cpu"].step_loss, rel=1e-3, abs=1e-4)
+        assert all(math.isfinite(v) for v in runs[name].step_loss)
+        assert runs[name].val_hit_rates[-1] > runs[name].initial_hit_rate
+    torch.manual_seed(0)
+    model = PinSage(PinSageConfig.classroom(x.shape[1])).cuda()
+    h = train_pinsage(model, x.cuda(), split.train_pairs, tab, config=TrainConfig(epochs=1, max_steps_per_epoch=3,
+                                                                                    max_hard_negatives=0))
+    assert all(math.isfinite(v) for v in h.step_loss)  # bf16 autocast on
