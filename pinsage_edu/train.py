@@ -632,6 +632,7 @@ class Trainer:
     * ``out_dir``: where ``run.json``, ``last.pt`` (every ``checkpoint_every`` steps and each epoch's
       end), ``best.pt`` (the best validation epoch) and ``metrics.jsonl`` go; ``run_info`` (e.g. the
       dataset and split) is stored in ``run.json`` and must match on resume. Without it nothing is written.
+      Under DDP every rank passes the same folder (rank 0 writes it; a resume reads it on every rank).
     * ``optimizer`` / ``start_epoch``: continue an earlier in-memory run one call at a time (epochs
       ``start_epoch …``, that epoch's curriculum and draws, the learning-rate schedule at that point).
     * ``on_step(step, result)`` after every optimiser step; ``progress``: tqdm bars (terminal or Jupyter).
