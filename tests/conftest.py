@@ -51,6 +51,16 @@ def ml_small_split(ml_small):
 
 
 @pytest.fixture(scope="session")
+def ml(ml_small, ml_small_split):
+    """(split, train graph, features, T = 10 neighbourhood table) of ml-latest-small: what training tests use."""
+    from pinsage_edu.features import item_features
+    from pinsage_edu.minibatch import NeighborhoodTable
+
+    g = ml_small_split.graph
+    return ml_small_split, g, item_features(ml_small, g).x, NeighborhoodTable.build(g, 10, generator=0)
+
+
+@pytest.fixture(scope="session")
 def goodbooks():
     """goodbooks-10k, loaded by its short shipped name."""
     return load_dataset("goodbooks")

@@ -6,20 +6,12 @@ import pytest
 import torch
 
 from pinsage_edu.evaluate import hit_rate, hits, popularity_recommendations
-from pinsage_edu.features import item_features
 from pinsage_edu.inference import embed_minibatches
 from pinsage_edu.knn import exact_top_k
-from pinsage_edu.minibatch import NeighborhoodTable, sample_blocks
+from pinsage_edu.minibatch import sample_blocks
 from pinsage_edu.model import PinSage, PinSageConfig
 from pinsage_edu.train import TrainConfig, train_pinsage
 from pinsage_edu.walks import PPRRanking
-
-
-@pytest.fixture(scope="module")
-def ml(ml_small, ml_small_split):
-    g = ml_small_split.graph
-    x = item_features(ml_small, g).x
-    return ml_small_split, g, x, NeighborhoodTable.build(g, 10, generator=0)
 
 
 def test_exact_top_k_by_hand():

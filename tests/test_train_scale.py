@@ -19,20 +19,12 @@ import torch
 from pinsage_edu.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from pinsage_edu.distributed import World
 from pinsage_edu.evaluate import mrr_scale, scaled_mrr, target_ranks
-from pinsage_edu.features import item_features
-from pinsage_edu.minibatch import NeighborhoodSampler, NeighborhoodTable
+from pinsage_edu.minibatch import NeighborhoodSampler
 from pinsage_edu.model import PinSage, PinSageConfig
 from pinsage_edu.train import (MinibatchProducer, RunDirError, TrainConfig, WarmupDecay, _LazyRanks, minibatches,
                                train_pinsage)
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture(scope="module")
-def ml(ml_small, ml_small_split):
-    g = ml_small_split.graph
-    x = item_features(ml_small, g).x
-    return ml_small_split, g, x, NeighborhoodTable.build(g, 10, generator=0)
 
 
 # ---------------------------------------------------------------------------------------------- schedule
