@@ -136,12 +136,17 @@ def _train(args: argparse.Namespace, w: World, device: torch.device, t0: float, 
     graph = split.graph
     x = item_features(ds, split.graph, seed=seed).x
     make = PinSageConfig.paper if args.preset == "paper" else PinSageConfig.classroom
-    overrides: dict = {"pooling": args.pooling, "dropout": args.dropout}
+    overrides: dict = {"pooling": args.pooling, "dropout": args.dropout,
+                       "normalize_output": not args.no_normalize_output}
     for key, value in (("num_neighbors", args.num_neighbors), ("hidden_dim", args.hidden_dim),
                        ("embed_dim", args.embed_dim), ("num_layers", args.layers), ("input_dim", args.input_dim)):
         if value is not None:
             overrides[key] = value
-    config = make(x.shape[1], **overrides)
+    try:
+        config = make(x.shape[1], **overrides)
+    except ValueError as exc:
+        raise ValueError(re.sub(r"PinSageConfig\.(\w+)", lambda m: {"num_layers": "--layers", "num_neighbors": "-T"}.get(
+            m.group(1), "--" + m.group(1).replace("_", "-")), str(exc))) from None
     where = device if tc.sampling == "device" else torch.device("cpu")
     walk_graph = graph.to(where)
     walks = dict(num_walks=args.walks, num_traversals=args.traversals)
@@ -243,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--input-dim", type=int, default=None, help="project the features to this width first")
     g.add_argument("--pooling", choices=["importance", "mean", "max"], default="importance")
     g.add_argument("--dropout", type=float, default=0.0)
+    g.add_argument("--no-normalize-output", action="store_true", help="leave the head's output unnormalised")
     g.add_argument("--resample", action="store_true", help="fresh walks for every minibatch (default: one table)")
     g.add_argument("--walks", type=int, default=200, help="walks per item for its importance neighbourhood")
     g.add_argument("--traversals", type=int, default=3, help="at most this many item→collection→item steps a walk")
