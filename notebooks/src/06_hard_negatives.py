@@ -343,8 +343,10 @@ assert schedule == [0, 1, 2, 3, 4, 5, 6, 6, 6, 6, 6, 6]
 #
 # Two runs from the same initial model (`torch.manual_seed(0)`) with the same features,
 # neighbourhood table (T = 10), pair order and shared negatives; the only difference is
-# `max_hard_negatives` = 0 or 6. Epoch 1 of the two runs is therefore identical. We pass the
-# every-item PPR ranking computed above (`ranking=`), so it is not computed twice. After each epoch
+# `max_hard_negatives` = 0 or 6. Epoch 1 of the two runs is therefore identical. Both use the
+# library's default loop: Adam, with the gradients' norm clipped to 1 and a learning rate that rises
+# linearly through epoch 1 to 10⁻³ and then decays by ×0.9 per epoch. We pass the every-item PPR
+# ranking computed above (`ranking=`), so it is not computed twice. After each epoch
 # `train_pinsage` measures the validation hit-rate@10 (is the held-out i among q's 10 nearest
 # movies?) on the same validation pairs for both runs. An epoch is the 38,813 train pairs in
 # minibatches of 512 (76 steps); classroom size trains 4 epochs — the curriculum gets to 3 hard
@@ -387,10 +389,14 @@ print(f"Pixie ({PRESET['pixie_steps']:,} steps per query): val hit@10 = {hit_pix
 
 # %% [markdown]
 # The table's columns: `hard/q` the curriculum's hard negatives per query, `active` the share of
-# shared-negative hinges still active, `pos·q`, `neg·q` and `hard·q` the mean scores z_q·z of the
-# positives, the shared negatives and the hard negatives. The figure shows the validation hit-rate
-# per epoch, the mean scores of the run with hard negatives, and the share of active hinges step by
-# step (running mean over 10 steps).
+# shared-negative hinges still active (`active hard`: of hard-negative hinges), `pos·q`, `neg·q` and
+# `hard·q` the mean scores z_q·z of the positives, the shared negatives and the hard negatives,
+# `val hit@K` and `val MRR` the validation hit-rate@10 and mean reciprocal rank (the paper's scaled
+# MRR, whose rank divisor is 1 for a catalogue this small), `lr` the learning rate of the epoch's
+# last step (10⁻³ at the end of the warm-up, then ×0.9 per epoch), and `wait s` / `compute s` the
+# seconds the loop waited for minibatches and spent computing (they vary from run to run and
+# machine to machine). The figure shows the validation hit-rate per epoch, the mean scores of the
+# run with hard negatives, and the share of active hinges step by step (running mean over 10 steps).
 
 # %%
 def running_mean(values: list[float], w: int = 10) -> list[float]:
@@ -465,13 +471,13 @@ if SIZE == "classroom":  # what the text below says; if a gap opens, the text mu
 #   space, and the model has less room to spread unrelated movies apart.
 # * **The hit-rate.** Both runs clearly beat the untrained model and end up somewhat above Pixie's
 #   level on these pairs (Pixie here with its reduced classroom step budget). Between the two runs the
-#   difference is well within two standard errors on 2,000 validation pairs: **at this size we
-#   cannot tell them apart.** Four epochs with at most three hard negatives per query on a
-#   6,000-movie catalogue are a long way from the paper's setting, where uniform negatives are
-#   *much* easier relative to the task (1 out of 500 vs 1 out of millions). Our guess: since hard
-#   negatives slow convergence (the paper's reason for the curriculum), a short run is where they
-#   help least. Run the full size (10 epochs, all validation pairs, up to 6 hard negatives) to see
-#   whether a gap opens here.
+#   difference is well within two standard errors on 2,000 validation pairs, and the MRR column
+#   does not separate them either: **at this size we cannot tell them apart.** Four epochs with at
+#   most three hard negatives per query on a 6,000-movie catalogue are a long way from the paper's
+#   setting, where uniform negatives are *much* easier relative to the task (1 out of 500 vs 1 out
+#   of millions). Our guess: since hard negatives slow convergence (the paper's reason for the
+#   curriculum), a short run is where they help least. Run the full size (10 epochs, all validation
+#   pairs, up to 6 hard negatives) to see whether a gap opens here.
 #
 # > **The paper (Table 1):** mean-pooling 41% hit-rate, 0.51 MRR → **mean-pooling-hard 46%, 0.56**;
 # > the introduction credits the curriculum with a 12% relative gain (46 / 41). Its hit-rate is
@@ -496,10 +502,9 @@ if SIZE == "classroom":  # what the text below says; if a gap opens, the text mu
 # 2. Train with `TrainConfig(hard_band=(0, 50))` — "hard negatives" from the very top ranks — and
 #    with `hard_band=(1000, 2500)`. What happens to `hard·q`, the share of active hinges and the
 #    hit-rate? Which band hurts, and why?
-# 3. Turn the curriculum off. `train_pinsage` always starts with an epoch without hard negatives,
-#    so write a short loop from the library's pieces (`shared_negatives`, `hard_negatives` with
-#    `rows=`, `sample_blocks`, `max_margin_loss`; notebook 05 shows them) that uses 6 hard negatives
-#    from the first step. Does it need more epochs to reach the same hit-rate, as the paper found?
+# 3. Turn the curriculum off: `TrainConfig(curriculum=False)` uses `max_hard_negatives` (here 6)
+#    hard negatives per query from the first step. Does it need more epochs to reach the same
+#    hit-rate, as the paper found?
 # 4. For the validation pairs, where in its query's PPR ranking does the answer fall when the
 #    answer is a *cold* movie (no train edges)? What does that say about PPR-only recommenders —
 #    and about what the features give PinSage?
