@@ -453,3 +453,20 @@ def test_cuda_training_matches_the_cpu_in_both_sampling_modes(ml):
     h = train_pinsage(model, x.cuda(), split.train_pairs, tab, config=TrainConfig(epochs=1, max_steps_per_epoch=3,
                                                                                     max_hard_negatives=0))
     assert all(math.isfinite(v) for v in h.step_loss)  # bf16 autocast on
+
+
+def test_a_ddp_run_resumed_equals_an_uninterrupted_one(tmp_path):
+    """Two gloo ranks with hard negatives and dropout (each rank its own masks): stopping after epoch 1
+    and resuming restores every rank's generators, so epoch 2 is the uninterrupted run's."""
+    args = [*DDP[:-2], "--max-hard", "2", "--dropout", "0.2", "--epochs", "2"]
+    env = {"OMP_NUM_THREADS": "1"}
+    whole = _run([*TORCHRUN, "-m", "pinsage_edu", *args, "--out", str(tmp_path / "whole")], env=env)
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    first = _run([*TORCHRUN, "-m", "pinsage_edu", *args, "--epochs", "1", "--out", str(tmp_path / "part")], env=env)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert len(load_checkpoint(tmp_path / "part" / "last.pt")["rng"]) == 2  # both ranks' generators
+    rest = _run([*TORCHRUN, "-m", "pinsage_edu", *args, "--out", str(tmp_path / "part"), "--resume"], env=env)
+    assert rest.returncode == 0, rest.stderr[-3000:]
+    a, b = _params(tmp_path / "whole"), _params(tmp_path / "part")
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
