@@ -117,6 +117,13 @@ def _train(args: argparse.Namespace, w: World, device: torch.device, t0: float, 
     except ValueError as exc:  # name the flag the user typed, not the field behind it
         raise ValueError(re.sub(r"TrainConfig\.(\w+)", lambda m: _FLAGS.get(m.group(1), "--" + m.group(1).replace("_", "-")),
                                 str(exc))) from None
+    for flag, value in (("--walks", args.walks), ("--traversals", args.traversals)):
+        if value <= 0:
+            raise ValueError(f"{flag} must be a positive integer, got {value}")
+    if args.grad_clip < 0:
+        raise ValueError(f"--grad-clip must be >= 0 (0: no clipping), got {args.grad_clip}")
+    if args.band and not 0 <= args.band[0] < args.band[1]:
+        raise ValueError(f"--band LO HI needs 0 <= LO < HI, got {args.band[0]} {args.band[1]}")
     if tc.batch_size < w.size:
         raise ValueError(f"--batch-size {tc.batch_size} is below the number of ranks ({w.size}): each rank needs "
                          "at least one pair of every minibatch")
@@ -300,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise ValueError("train takes one --dataset")
             return train(args, **data)
         return summary(args.dataset or list(DEFAULT_DATASETS), **data)
-    except (DataError, FileNotFoundError, ValueError, CheckpointError, FloatingPointError) as exc:
+    except (DataError, OSError, ValueError, CheckpointError, FloatingPointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

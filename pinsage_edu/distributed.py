@@ -83,6 +83,8 @@ def init_distributed(device: str | torch.device = "cpu") -> tuple[World, torch.d
                          "(torch.cuda.is_available() is False): use --device cpu")
     size = int(os.environ.get("WORLD_SIZE", "1"))
     if size <= 1:
+        if device.type == "cuda" and device.index is not None:
+            torch.cuda.set_device(device)  # so that pinned-memory threads and NCCL use this GPU, not GPU 0
         return World(), device
     if dist.is_initialized():
         w = world()

@@ -35,6 +35,7 @@ import json
 import math
 import multiprocessing
 import os
+import sys
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -158,8 +159,8 @@ class TrainConfig:
         if self.grad_clip is not None and not self.grad_clip > 0:
             raise ValueError(f"TrainConfig.grad_clip must be > 0 or None, got {self.grad_clip!r}")
         if self.sampling == "device" and self.num_workers:
-            raise ValueError("TrainConfig.sampling='device' draws minibatches on the model's device in this "
-                             "process: num_workers must be 0")
+            raise ValueError("TrainConfig.num_workers must be 0 with TrainConfig.sampling='device' (minibatches "
+                             "are then drawn on the model's device, in the training process)")
         if self.hard_band is not None:
             object.__setattr__(self, "hard_band", tuple(int(v) for v in self.hard_band))
 
@@ -440,7 +441,8 @@ def minibatches(producer: MinibatchProducer, epoch: int, start: int = 0, *, last
     positions = [(e, i) for e in range(epoch, last + 1) for i in range(start if e == epoch else 0, spe)]
     if num_workers == 0:
         return (producer(e, i) for e, i in positions)
-    ctx = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
+    # fork (no pickling of the graph) where it is safe; macOS and Windows keep their default, spawn
+    ctx = multiprocessing.get_context("fork") if sys.platform.startswith("linux") else None
     loader = DataLoader(_RunBatches(producer, positions), batch_size=None, shuffle=False,
                         num_workers=num_workers, prefetch_factor=prefetch_factor, pin_memory=pin_memory,
                         collate_fn=_as_is, multiprocessing_context=ctx,
@@ -594,7 +596,7 @@ class _Metrics:
             if r.get("type") == "epoch" and r.get("epoch", 0) > epochs_done:
                 continue
             keep.append(line)
-        tmp = path.with_suffix(".jsonl.tmp")
+        tmp = path.with_name(path.name + ".tmp")
         tmp.write_text("".join(k + "\n" for k in keep), encoding="utf-8")
         os.replace(tmp, path)
 
@@ -701,6 +703,8 @@ class Trainer:
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.run_info = dict(run_info or {})
         self.on_step, self.progress = on_step, progress
+        if self.out_dir is not None and start_epoch != 1:
+            raise ValueError("start_epoch continues an in-memory run; a run with out_dir continues with resume=True")
         if c.checkpoint_every is not None and self.out_dir is None:
             raise ValueError("checkpoint_every needs an out_dir to write the checkpoints to")
 
@@ -721,6 +725,13 @@ class Trainer:
             return ("resume needs the out_dir of the run to continue" if resume else None), False
         if out.exists() and not out.is_dir():
             return f"--out {out} is a file, not a folder", False
+        parent = out
+        while not parent.exists():
+            parent = parent.parent
+        if not parent.is_dir():
+            return f"cannot create --out {out}: {parent} is a file, not a folder", False
+        if not os.access(parent, os.W_OK | os.X_OK):
+            return f"cannot write --out {out}: no write permission in {parent}", False
         run_file = out / RUN_FILE
         if not run_file.exists():
             if resume:
@@ -776,12 +787,12 @@ class Trainer:
         if state["progress"]["steps_per_epoch"] != self.steps_per_epoch:
             raise CheckpointError(f"the checkpoint's epochs had {state['progress']['steps_per_epoch']} steps, this "
                                   f"run's have {self.steps_per_epoch}: the train pairs or batch size differ")
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
         rngs = state["rng"]
         if len(rngs) != self.world.size:
             raise CheckpointError(f"the checkpoint was written by {len(rngs)} ranks, this run has {self.world.size}")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
         set_rng_state(rngs[self.world.rank], self.model.device)
 
     # ------------------------------------------------------------------ the loop
@@ -839,6 +850,11 @@ class Trainer:
             raise RunDirError(problem)
         # resume=True in a folder stopped before its first checkpoint starts the run again
         state = load_checkpoint(self.out_dir / LAST) if resume and has_checkpoint else None
+        if state is not None and state.get("progress", {}).get("epoch", 0) > self.start_epoch + c.epochs - 1:
+            pr = state["progress"]
+            raise RunDirError(f"{self.out_dir} has already reached epoch {pr['epoch']}"
+                              f"{'' if pr.get('epoch_done') else ' (mid-epoch)'}: resume it with --epochs "
+                              f">= {pr['epoch']}, not {c.epochs}")
         keys = ("loss", "active", "pos_score", "neg_score", "hard_score", "active_hard")
         fresh_acc = lambda: {"sums": dict.fromkeys(keys, 0.0), "counts": dict.fromkeys(keys, 0), "steps": 0,
                              "wait": 0.0, "compute": 0.0, "seconds": 0.0, "lr": float("nan")}
@@ -860,11 +876,16 @@ class Trainer:
                 epoch0, first = pr["epoch"] + 1, 0
             else:
                 epoch0, first, acc = pr["epoch"], pr["next_batch"], state["epoch_acc"]
+            if history.stopped_early is not None and (
+                    c.early_stopping is None or best["bad_epochs"] < c.early_stopping):
+                history.stopped_early = None  # resumed with more patience: training goes on
         metrics = None
         if self.out_dir is not None and w.is_main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            for stale in set(self.out_dir.glob("*.tmp")) | set(self.out_dir.glob(".*.tmp")):
-                stale.unlink(missing_ok=True)  # half-written files of a killed run
+            for name in (LAST, BEST, RUN_FILE, "results.json"):  # half-written files of a killed run
+                for stale in self.out_dir.glob(f".{name}.*.tmp"):
+                    stale.unlink(missing_ok=True)
+            (self.out_dir / (METRICS + ".tmp")).unlink(missing_ok=True)
             if state is None:
                 write_json_atomic(self.run_record(), self.out_dir / RUN_FILE)
             _Metrics.truncate_after(self.out_dir / METRICS, step, epoch0 - 1)
@@ -878,7 +899,6 @@ class Trainer:
         try:
             if state is None and self.val is not None and self.start_epoch == 1:
                 history.initial_hit_rate, history.initial_mrr = self._evaluate(0)
-                best["metric"] = history.initial_mrr if c.early_stopping_metric == "mrr" else history.initial_hit_rate
             pin = self.model.device.type == "cuda" and self.producer.device.type == "cpu"
             # one iterator for the rest of the run: worker processes outlive the epochs
             it = minibatches(self.producer, epoch0, first, last_epoch=last_epoch, num_workers=c.num_workers,
@@ -926,10 +946,10 @@ class Trainer:
                         self.on_step(step, res)
                     if c.checkpoint_every is not None and step % c.checkpoint_every == 0:
                         acc["seconds"] = time.perf_counter() - t_epoch
+                        if metrics is not None:  # first the metrics, so a checkpoint never outruns them
+                            metrics.sync()
                         self._save(self.out_dir / LAST, epoch=epoch, next_batch=index, epoch_done=False,
                                    global_step=step, acc=acc, history=history, best=best)
-                        if metrics is not None:
-                            metrics.sync()
                 if bar is not None:
                     bar.close()
                 first = 0
@@ -959,10 +979,10 @@ class Trainer:
                     # best.pt first: a kill between the two writes never leaves last.pt naming a best.pt
                     # that does not exist
                     paths = [self.out_dir / BEST, self.out_dir / LAST] if improved else [self.out_dir / LAST]
-                    self._save(paths, epoch=epoch, next_batch=self.steps_per_epoch, epoch_done=True,
-                               global_step=step, acc=acc, history=history, best=best)
                     if metrics is not None:
                         metrics.sync()
+                    self._save(paths, epoch=epoch, next_batch=self.steps_per_epoch, epoch_done=True,
+                               global_step=step, acc=acc, history=history, best=best)
             sums = w.all_gather_object(parameter_checksum(self.model))
             if metrics is not None:
                 metrics.write({"type": "end", "step": step, "world_size": w.size, "param_checksums": sums,

@@ -189,16 +189,26 @@ def test_target_ranks_and_scaled_mrr_by_hand():
         target_ranks(z, [0], [9])
 
 
-def test_early_stopping_ends_a_run_that_stops_improving(ml):
+def test_early_stopping_ends_a_run_that_stops_improving_and_a_resume_with_more_patience_goes_on(ml, tmp_path):
     split, g, x, tab = ml
     torch.manual_seed(0)
     model = PinSage(PinSageConfig.classroom(x.shape[1]))
     cfg = TrainConfig(epochs=5, max_steps_per_epoch=2, max_hard_negatives=0, lr=1e-12, eval_pairs=300,
                       early_stopping=1)  # a learning rate too small to change the ranking: no improvement
-    h = train_pinsage(model, x, split.train_pairs, tab, config=cfg, val_pairs=split.val_pairs)
-    assert h.stopped_early == 1 and len(h.epochs) == 1
-    assert h.epochs[0].val_hit_rate == h.initial_hit_rate
-    assert "stopped early after epoch 1" in h.table()
+    h = train_pinsage(model, x, split.train_pairs, tab, config=cfg, val_pairs=split.val_pairs, out_dir=tmp_path / "r")
+    # epoch 1 is the best so far (best.pt); epoch 2 is no better: one epoch without improvement, stop
+    assert h.stopped_early == 2 and len(h.epochs) == 2
+    assert h.epochs[1].val_hit_rate == h.epochs[0].val_hit_rate == h.initial_hit_rate
+    assert "stopped early after epoch 2" in h.table() and (tmp_path / "r" / "best.pt").exists()
+    assert load_checkpoint(tmp_path / "r" / "best.pt")["progress"]["epoch"] == 1
+    more = TrainConfig(**{**cfg.to_dict(), "early_stopping": 3, "hard_band": None})
+    h2 = train_pinsage(model, x, split.train_pairs, tab, config=more, val_pairs=split.val_pairs,
+                       out_dir=tmp_path / "r", resume=True)
+    assert h2.stopped_early == 4 and [e.epoch for e in h2.epochs] == [1, 2, 3, 4]
+    fewer = TrainConfig(**{**more.to_dict(), "epochs": 2, "hard_band": None})
+    with pytest.raises(RunDirError, match="has already reached epoch 4: resume it with --epochs >= 4, not 2"):
+        train_pinsage(model, x, split.train_pairs, tab, config=fewer, val_pairs=split.val_pairs,
+                      out_dir=tmp_path / "r", resume=True)
     with pytest.raises(ValueError, match="early_stopping needs val_pairs"):
         train_pinsage(model, x, split.train_pairs, tab, config=cfg)
 
@@ -277,8 +287,10 @@ def test_run_folder_errors_leave_everything_as_it_was(ml, tmp_path):
     early.mkdir()
     (early / "run.json").write_bytes(before["run.json"])
     (early / ".last.pt.x1.tmp").write_bytes(b"half a checkpoint")
+    (early / "notes.tmp").write_text("the user's own file")
     train_pinsage(model, x, split.train_pairs, tab, config=cfg, out_dir=early, resume=True)
-    assert (early / "last.pt").exists() and not list(early.glob("*.tmp")) and not list(early.glob(".*.tmp"))
+    assert (early / "last.pt").exists() and not (early / ".last.pt.x1.tmp").exists()
+    assert (early / "notes.tmp").read_text() == "the user's own file"
     last = out / "last.pt"
     last.write_bytes(before["last.pt"][:1000])
     with pytest.raises(CheckpointError, match="last.pt is not a readable checkpoint"):
@@ -288,6 +300,11 @@ def test_run_folder_errors_leave_everything_as_it_was(ml, tmp_path):
     after = {p.name: p.read_bytes() for p in out.iterdir()}
     assert after.keys() == before.keys()
     assert all(after[k] == before[k] for k in before if k != "last.pt") and after["last.pt"] == before["last.pt"][:1000]
+    with pytest.raises(ValueError, match="start_epoch continues an in-memory run"):
+        train_pinsage(model, x, split.train_pairs, tab, config=cfg, out_dir=tmp_path / "x", start_epoch=2)
+    (tmp_path / "afile").write_text("not a folder")
+    with pytest.raises(RunDirError, match="is a file, not a folder"):
+        train_pinsage(model, x, split.train_pairs, tab, config=cfg, out_dir=tmp_path / "afile" / "run")
     with pytest.raises(ValueError, match="checkpoint_every needs an out_dir"):
         train_pinsage(model, x, split.train_pairs, tab, config=TrainConfig(checkpoint_every=5, max_hard_negatives=0))
 
