@@ -456,7 +456,8 @@ class EpochLog:
     """What one epoch did: the mean loss statistics of its steps, the validation figures after it, the
     learning rate of its last step, and where its time went (``data_wait``: seconds the compute waited for
     minibatches; ``compute``: seconds of forward, backward and step; ``seconds``: the whole epoch
-    including validation)."""
+    including validation). Under DDP ``loss`` is averaged over the ranks; the other statistics are
+    rank 0's share of each minibatch."""
 
     epoch: int
     hard_per_query: int
