@@ -548,10 +548,7 @@ def evaluate_pairs(model: PinSage, features: torch.Tensor, neighborhood_fn: Neig
 def evaluate_hit_rate(model: PinSage, features: torch.Tensor, neighborhood_fn: NeighborhoodFn, pairs: Any, *,
                       k: int = 10, batch_size: int = 1024) -> float:
     """Hit-rate@k of the model on ``pairs`` (q, i): is i among q's k nearest items by dot product?"""
-    p = _check_pairs("pairs", pairs, features.shape[0])
-    z = embed_minibatches(model, features, neighborhood_fn, batch_size=batch_size)
-    ids, _ = exact_top_k(z, p[:, 0].to(z.device), k)
-    return hit_rate(ids, p[:, 1].to(z.device))
+    return evaluate_pairs(model, features, neighborhood_fn, pairs, k=k, batch_size=batch_size)[0]
 
 
 def _json_safe(v: Any) -> Any:
