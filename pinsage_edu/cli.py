@@ -1,11 +1,19 @@
-"""Command line: ``python -m pinsage_edu [summary | neighbors | train] [--dataset NAME_OR_PATH ...]``.
+"""Command line: ``python -m pinsage_edu [main | summary | neighbors | train | embed | recommend | evaluate]``.
 
-Argument parsing lives here and only here. The main job (``summary``) loads each dataset, builds its
-train graph and features and prints a summary; ``neighbors --title TEXT`` prints one item's
-importance neighbourhood (§3.2) and Pixie's recommendations for it; ``train`` fits PinSage (§3.3)
-into a run folder (``--out``, resumable with ``--resume``; the same command runs under ``torchrun``
-on several GPUs or machines) and compares its hit-rate@10 with Pixie's and popularity's on the same
-held-out pairs. Later issues add ``embed``, ``recommend`` and ``evaluate``.
+Argument parsing lives here and only here.
+
+* ``main`` (the default, the README's first command): train PinSage on the shipped MovieLens data in
+  classroom size, embed every item layer by layer (§3.4), evaluate it against every baseline on the
+  held-out test pairs (§4: popularity, Pixie, content-only, item-kNN CF; ``--ablation`` adds Table 1's
+  other rungs), print the table and three example recommendations, and write it all to ``runs/``.
+* ``summary`` loads each dataset, builds its train graph and features and prints a summary.
+* ``neighbors --title TEXT`` prints one item's importance neighbourhood (§3.2) and Pixie's list.
+* ``train`` fits PinSage (§3.3) into a run folder (``--out``, resumable with ``--resume``; the same
+  command runs under ``torchrun`` on several GPUs or machines).
+* ``embed --run DIR`` computes every item's embedding from a run's checkpoint, layer by layer
+  (sharded across ranks under ``torchrun``), into an embeddings file; ``recommend --embeddings FILE
+  --item TITLE`` serves nearest neighbours from it (exact, LSH or faiss); ``evaluate --embeddings
+  FILE`` puts it next to the baselines on the run's held-out pairs.
 """
 
 from __future__ import annotations
@@ -20,13 +28,14 @@ from pathlib import Path
 
 import torch
 
-from .checkpoint import CheckpointError, write_json_atomic
+from .checkpoint import CheckpointError, load_checkpoint, write_json_atomic
 from .data import SHIPPED, DataError, load_dataset
 from .distributed import World, close_distributed, init_distributed
-from .evaluate import hit_rate, popularity_recommendations
+from .evaluate import (ABLATIONS, EmbeddingRecommender, Experiment, compare, format_table, hit_rate,
+                       popularity_recommendations, train_variant)
 from .features import item_features
-from .inference import embed_minibatches
-from .knn import exact_top_k
+from .inference import ItemEmbeddings, embed_all, embed_minibatches, load_embeddings, model_hash, save_embeddings
+from .knn import build_index, exact_top_k, recommend
 from .minibatch import NeighborhoodSampler, NeighborhoodTable
 from .model import PinSage, PinSageConfig
 from .train import RunDirError, TrainConfig, train_pinsage
@@ -207,6 +216,156 @@ def _train(args: argparse.Namespace, w: World, device: torch.device, t0: float, 
     return 0
 
 
+EXAMPLE_TITLES = ("Matrix, The (1999)", "Toy Story (1995)", "Godfather, The (1972)")
+
+
+def main_job(args: argparse.Namespace, *, min_rating: float, val_fraction: float, test_fraction: float,
+             seed: int) -> int:
+    """Train PinSage, embed every item, evaluate against every baseline, print the table and three
+    example recommendations, and write everything under ``--out`` (default ``runs/main-TIME``)."""
+    from .train import TrainConfig
+
+    t0 = time.perf_counter()
+    dataset = (args.dataset or ["ml-latest-small"])[0]
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {args.device}: CUDA is not available on this machine")
+    out = Path(args.out) if args.out else Path("runs") / f"main-{time.strftime('%Y%m%d-%H%M%S')}"
+    if (out / "pinsage" / "last.pt").exists():
+        raise RunDirError(f"{out} already holds a main-job run; nothing was overwritten. Choose another --out")
+    load_kw = {} if dataset == "synthetic" else {"min_rating": min_rating}
+    exp = Experiment.load(dataset, num_neighbors=args.num_neighbors, val_fraction=val_fraction,
+                          test_fraction=test_fraction, seed=seed, **load_kw)
+    print(f"== {exp.name}: {exp.graph.num_items:,} items, {len(exp.split.train_pairs):,} train pairs, "
+          f"{len(exp.split.test_pairs):,} test pairs · features {exp.x.shape[1]} · T = {exp.table.num_neighbors}")
+    print(f"writing {out}/ (pinsage/ run folder, embeddings.pt, results.json, table.txt)")
+    tc = TrainConfig(epochs=args.epochs, max_steps_per_epoch=args.steps_per_epoch, eval_pairs=args.eval_pairs,
+                     seed=seed)
+    rungs = list(ABLATIONS) if args.ablation else [ABLATIONS[-1]]
+    trained = []
+    for v in rungs:
+        print(f"-- training {v.name} ({args.epochs} epochs, classroom model) on {device}")
+        tv = train_variant(exp, v, config=tc, device=device, progress=not args.no_progress,
+                           out_dir=out / ("pinsage" if v.name == "PinSage" else v.name))
+        print(tv.history.table())
+        print(f"   ({tv.seconds:.1f} s)")
+        trained.append(tv)
+    pinsage = trained[-1]
+    emb = ItemEmbeddings(pinsage.embeddings.cpu(), [_plain(i) for i in _raw_ids(exp)], model_hash(pinsage.model),
+                         pinsage.model.config.to_dict(), exp.titles, {**exp.info, "run": str(out / "pinsage")})
+    save_embeddings(emb, out / "embeddings.pt")
+    print("-- evaluating every method on the held-out test pairs")
+    recs = [*exp.baselines(), *(tv.recommender() for tv in trained)]
+    rows = compare(recs, exp.split.test_pairs, k=10, seed=seed)
+    table = format_table(rows, title=f"{exp.name}: hit-rate@10 and MRR on the test pairs (paper: hit@500 among ~5M)")
+    print(table)
+    index = build_index(pinsage.embeddings)
+    examples = []
+    for title in EXAMPLE_TITLES:
+        if exp.titles and any(title.casefold() in t.casefold() for t in exp.titles):
+            r = recommend(index, title, 5, titles=exp.titles)
+        else:  # another dataset: the three most connected items
+            r = recommend(index, int(torch.argsort(exp.graph.item_degrees, descending=True)[len(examples)]), 5,
+                          titles=exp.titles or None)
+        examples.append(r)
+        print(r)
+    by = {m.name: m for m in rows}
+    pin = by["PinSage"].hit_rate
+    beaten = [m.name for m in rows if m.name not in ("PinSage", *(v.name for v in ABLATIONS)) and m.hit_rate >= pin]
+    print("PinSage's hit-rate@10 is above every baseline" if not beaten else
+          f"PinSage's hit-rate@10 ({100 * pin:.2f}%) is not above: {', '.join(beaten)}")
+    results = {"dataset": exp.name, "info": exp.info, "epochs": args.epochs, "pairs": "test",
+               "rows": [{"name": m.name, "hit_rate": m.hit_rate, "stderr": m.stderr(), "mrr": m.mrr, "k": m.k,
+                         "mrr_scale": m.scale, "kurtosis": m.kurtosis, "num_pairs": m.num_pairs,
+                         "seconds": m.seconds} for m in rows],
+               "training_seconds": {tv.name: tv.seconds for tv in trained},
+               "examples": [{"query": r.query_title, "titles": r.titles, "scores": r.scores} for r in examples],
+               "embeddings": str(out / "embeddings.pt"), "model_hash": emb.model_hash}
+    write_json_atomic(results, out / "results.json")
+    (out / "table.txt").write_text(table + "\n", encoding="utf-8")
+    print(f"(done in {time.perf_counter() - t0:.1f} s; figures in {out}/results.json)")
+    return 0
+
+
+def _raw_ids(exp: Experiment) -> list:
+    return list(exp.raw_ids) if exp.raw_ids is not None else list(range(exp.graph.num_items))
+
+
+def _plain(v: object) -> object:
+    return v.item() if hasattr(v, "item") else v
+
+
+def _experiment_from_info(info: dict, num_neighbors: int) -> Experiment:
+    """The experiment a run or an embeddings file was made from, loaded again from its recorded settings."""
+    dataset = info.get("dataset")
+    if not dataset:
+        raise ValueError("the run records no dataset: it was not written by `python -m pinsage_edu train` or `main`")
+    kw = {} if dataset == "synthetic" else {"min_rating": info.get("min_rating", 4.0)}
+    return Experiment.load(dataset, num_neighbors=num_neighbors, num_walks=info.get("num_walks", 200),
+                           num_traversals=info.get("num_traversals", 3), val_fraction=info.get("val_fraction", 0.1),
+                           test_fraction=info.get("test_fraction", 0.1), seed=info.get("seed", 0), **kw)
+
+
+def embed(args: argparse.Namespace) -> int:
+    """Every item's embedding from a run folder's checkpoint, layer by layer (sharded under torchrun)."""
+    t0 = time.perf_counter()
+    run = Path(args.run)
+    ckpt = run / ("last.pt" if args.last else "best.pt")
+    if not (run / "run.json").exists():
+        raise RunDirError(f"{run} holds no run (no run.json)")
+    if not ckpt.exists():
+        raise RunDirError(f"{run} has no {ckpt.name} checkpoint yet")
+    info = json.loads((run / "run.json").read_text(encoding="utf-8")).get("run", {})
+    w, device = init_distributed(args.device)
+    try:
+        state = load_checkpoint(ckpt)
+        config = PinSageConfig(**state["model_config"])
+        model = PinSage(config).to(device)
+        model.load_state_dict(state["model"])
+        exp = _experiment_from_info(info, config.num_neighbors)
+        t1 = time.perf_counter()
+        z = embed_all(model, exp.table.to(device), exp.x, chunk_size=args.chunk_size,
+                      storage_device=args.storage_device, world=w, shard_dir=args.shard_dir)
+        seconds = time.perf_counter() - t1
+        if w.is_main:
+            out = Path(args.out) if args.out else run / "embeddings.pt"
+            emb = ItemEmbeddings(z.cpu(), [_plain(i) for i in _raw_ids(exp)], model_hash(model), config.to_dict(),
+                                 exp.titles, {**exp.info, "run": str(run), "checkpoint": ckpt.name})
+            save_embeddings(emb, out)
+            print(f"embedded {z.shape[0]:,} items × {z.shape[1]} layer by layer in {seconds:.2f} s on {w.size} "
+                  f"process{'es' if w.size > 1 else ''} ({device}); model {emb.model_hash} → {out} "
+                  f"(the whole command {time.perf_counter() - t0:.1f} s)")
+    finally:
+        close_distributed()
+    return 0
+
+
+def recommend_cmd(args: argparse.Namespace) -> int:
+    """Nearest neighbours of one item from an embeddings file."""
+    emb = load_embeddings(args.embeddings)
+    kwargs = {"num_tables": args.tables, "num_bits": args.bits, "probes": args.probes} if args.method == "lsh" else {}
+    index = build_index(emb.vectors, args.method, **kwargs)
+    item: int | str = int(args.item) if args.item.isdigit() else args.item
+    print(recommend(index, item, args.k, titles=emb.titles or None))
+    return 0
+
+
+def evaluate_cmd(args: argparse.Namespace) -> int:
+    """An embeddings file next to every baseline on the held-out pairs of the data it was made from."""
+    emb = load_embeddings(args.embeddings)
+    exp = _experiment_from_info(emb.meta, emb.config.get("num_neighbors", 10))
+    if len(emb) != exp.graph.num_items:
+        raise ValueError(f"{args.embeddings} holds {len(emb)} items but {exp.name} has {exp.graph.num_items}")
+    pairs = exp.split.test_pairs if args.pairs == "test" else exp.split.val_pairs
+    recs = [*exp.baselines(pixie_steps=args.pixie_steps), EmbeddingRecommender("PinSage", emb.vectors)]
+    rows = compare(recs, pairs, k=args.k, seed=exp.seed)
+    print(format_table(rows, title=f"{exp.name}: model {emb.model_hash} on the {args.pairs} pairs"))
+    if args.json:
+        write_json_atomic([{"name": m.name, "hit_rate": m.hit_rate, "mrr": m.mrr, "k": m.k, "mrr_scale": m.scale,
+                            "kurtosis": m.kurtosis, "num_pairs": m.num_pairs} for m in rows], args.json)
+    return 0
+
+
 def _data_options(p: argparse.ArgumentParser, *, defaults: bool) -> None:
     def d(value: object) -> object:
         return value if defaults else argparse.SUPPRESS
@@ -226,8 +385,19 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command")
     # The sub-command repeats the options so they may come after it; SUPPRESS keeps its defaults from
     # overwriting values given before it (`--seed 5 summary`).
-    _data_options(sub.add_parser("summary", help="load datasets and print their graph summaries (the default)"),
-                  defaults=False)
+    mj = sub.add_parser("main", help="the main job (the default): train PinSage, evaluate it against every "
+                                     "baseline, print the table and example recommendations, write runs/")
+    _data_options(mj, defaults=False)
+    mj.add_argument("--out", default=None, help="folder to write (default runs/main-TIME)")
+    mj.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    mj.add_argument("--epochs", type=int, default=10)
+    mj.add_argument("--steps-per-epoch", type=int, default=None, help="cap the steps of each epoch")
+    mj.add_argument("--eval-pairs", type=int, default=None, help="validate each epoch on at most this many pairs")
+    mj.add_argument("-T", "--num-neighbors", type=int, default=10, help="neighbourhood size T")
+    mj.add_argument("--ablation", action="store_true",
+                    help="also train Table 1's other rungs (max, mean, mean-xent, mean-hard pooling)")
+    mj.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _data_options(sub.add_parser("summary", help="load datasets and print their graph summaries"), defaults=False)
     nb = sub.add_parser("neighbors", help="one item's importance neighbourhood (§3.2) and Pixie's recommendations")
     _data_options(nb, defaults=False)
     nb.add_argument("--title", required=True, help="part of the item's title (the first match is used)")
@@ -294,6 +464,34 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--mrr-scale", type=int, default=None, help="rank divisor of the scaled MRR (default: by catalogue)")
     g.add_argument("--early-stopping", type=int, default=None, help="stop after this many epochs without improvement")
     g.add_argument("--early-stopping-metric", choices=["hit_rate", "mrr"], default=d.early_stopping_metric)
+    em = sub.add_parser("embed", help="every item's embedding from a run's checkpoint, layer by layer (§3.4); "
+                                      "sharded across ranks under torchrun")
+    em.add_argument("--run", required=True, help="a run folder written by `train` (or main's runs/…/pinsage)")
+    em.add_argument("--out", default=None, help="embeddings file (default RUN/embeddings.pt)")
+    em.add_argument("--last", action="store_true", help="use last.pt instead of best.pt")
+    em.add_argument("--device", default="cpu", help="cpu or cuda (under torchrun: each rank's GPU)")
+    em.add_argument("--chunk-size", type=int, default=8192, help="items per chunk of each layer")
+    em.add_argument("--storage-device", default=None, help="where the per-layer arrays live (default: --device)")
+    em.add_argument("--shard-dir", default=None,
+                    help="under torchrun: exchange each layer's shards through files in this shared folder "
+                         "instead of an all-gather")
+    rc = sub.add_parser("recommend", help="an item's nearest neighbours from an embeddings file")
+    rc.add_argument("--embeddings", required=True, help="a file written by `embed` or `main`")
+    rc.add_argument("--item", required=True, help="an item id (dense) or part of a title")
+    rc.add_argument("-k", type=int, default=10)
+    rc.add_argument("--method", choices=["exact", "lsh", "faiss"], default="exact")
+    rc.add_argument("--tables", type=int, default=16, help="LSH: hash tables")
+    rc.add_argument("--bits", type=int, default=12, help="LSH: bits per table")
+    rc.add_argument("--probes", type=int, default=2, help="LSH: extra buckets probed per table")
+    ev = sub.add_parser("evaluate", help="an embeddings file next to every baseline on its data's held-out pairs")
+    ev.add_argument("--embeddings", required=True, help="a file written by `embed` or `main`")
+    ev.add_argument("--pairs", choices=["test", "val"], default="test")
+    ev.add_argument("-k", type=int, default=10)
+    ev.add_argument("--pixie-steps", type=int, default=20_000)
+    ev.add_argument("--json", default=None, help="also write the rows to this JSON file")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not any(a in sub.choices for a in argv) and not any(a in ("-h", "--help") for a in argv):
+        argv = ["main", *argv]  # no sub-command: the main job (options before it still apply)
     args = parser.parse_args(argv)
     data = dict(min_rating=args.min_rating, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
                 seed=args.seed)
@@ -302,12 +500,18 @@ def main(argv: list[str] | None = None) -> int:
             return neighbors(args.dataset or ["ml-latest-small"], title=args.title, num_neighbors=args.num_neighbors,
                              num_walks=args.walks, num_traversals=args.traversals, pixie_steps=args.pixie_steps,
                              **data)
-        if args.command == "train":
+        if args.command in ("train", "main"):
             if args.dataset and len(args.dataset) > 1:
-                raise ValueError("train takes one --dataset")
-            return train(args, **data)
+                raise ValueError(f"{args.command} takes one --dataset")
+            return train(args, **data) if args.command == "train" else main_job(args, **data)
+        if args.command == "embed":
+            return embed(args)
+        if args.command == "recommend":
+            return recommend_cmd(args)
+        if args.command == "evaluate":
+            return evaluate_cmd(args)
         return summary(args.dataset or list(DEFAULT_DATASETS), **data)
-    except (DataError, OSError, ValueError, CheckpointError, FloatingPointError) as exc:
+    except (DataError, OSError, ValueError, KeyError, CheckpointError, FloatingPointError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

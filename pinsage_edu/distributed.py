@@ -18,7 +18,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-__all__ = ["World", "world", "init_distributed", "close_distributed", "parameter_checksum"]
+__all__ = ["World", "world", "shard_range", "init_distributed", "close_distributed", "parameter_checksum"]
 
 
 @dataclass(frozen=True)
@@ -56,12 +56,33 @@ class World:
         dist.all_reduce(v)
         return v / self.size
 
+    def all_gather_rows(self, rows: torch.Tensor, total: int) -> torch.Tensor:
+        """Every rank's ``rows`` stacked in rank order: the shards of :func:`shard_range` joined back
+        into ``total`` rows (``rows`` itself in a single process). Shards may differ in length by one;
+        they are padded to the longest for the collective and trimmed after."""
+        if not self.distributed:
+            return rows
+        longest = -(-total // self.size)
+        pad = torch.zeros((longest, *rows.shape[1:]), dtype=rows.dtype, device=rows.device)
+        pad[: rows.shape[0]] = rows
+        parts = [torch.empty_like(pad) for _ in range(self.size)]
+        dist.all_gather(parts, pad)
+        return torch.cat([p[: hi - lo] for p, (lo, hi) in
+                          zip(parts, (shard_range(total, r, self.size) for r in range(self.size)))])
+
     def broadcast_object(self, obj: Any, src: int = 0) -> Any:
         if not self.distributed:
             return obj
         box = [obj]
         dist.broadcast_object_list(box, src=src)
         return box[0]
+
+
+def shard_range(total: int, rank: int, size: int) -> tuple[int, int]:
+    """``[lo, hi)``: rank ``rank``'s contiguous share of ``total`` rows, shares differing by at most one."""
+    base, extra = divmod(total, size)
+    lo = rank * base + min(rank, extra)
+    return lo, lo + base + (1 if rank < extra else 0)
 
 
 def world() -> World:

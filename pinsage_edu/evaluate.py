@@ -1,24 +1,75 @@
-"""§4: offline evaluation — does the recommender put the held-out related item in its top K?
+"""§4: offline evaluation — does a recommender put the held-out related item near the top?
 
-The paper's **hit-rate** is the share of labelled pairs (q, i) whose i appears among the top K
-recommendations for q (K = 500 among ~5 million candidates there; K = 10 among our few thousand).
-Any recommender fits: PinSage's nearest neighbours in embedding space
-(:func:`pinsage_edu.knn.exact_top_k`), Pixie's most visited items
-(:func:`pinsage_edu.walks.pixie_recommend_batch`), or a popularity list.
-
-The paper's **scaled MRR** is the mean of 1 / ⌈rank / s⌉ with s = 100 among ~5 million
+**Metrics.** The paper's **hit-rate** is the share of labelled pairs (q, i) whose i appears among
+the top K recommendations for q (K = 500 among ~5 million candidates there; K = 10 among our few
+thousand). The paper's **scaled MRR** is the mean of 1 / ⌈rank / s⌉ with s = 100 among ~5 million
 candidates, so that ranks 1 and 2 among millions count (almost) alike. With a catalogue of N items
 the same coarseness is s = 100 · N / 5,000,000 (:func:`mrr_scale`): 1 (plain MRR) below 50,000
 items, 20 at a million.
+
+**Recommenders.** Every method is a :class:`Recommender`: ``scores(queries) → [Q, N]``, higher is
+better, and :func:`evaluate_recommender` ranks all items by it (equal scores by item id, the query
+itself skipped), so hit-rate and MRR come from one ranking for every method alike:
+
+* :class:`EmbeddingRecommender` — nearest neighbours by dot product (PinSage and its ablations);
+* :class:`ContentRecommender` — cosine on feature groups only (the paper's Visual / Annot. / Combined:
+  here text, genres and both for MovieLens; visual, text and both for the synthetic pins);
+* :class:`PopularityRecommender` — the most saved items, for everyone;
+* :class:`PixieRecommender` — Pixie's random-walk visit counts (the graph-only baseline);
+* :class:`ItemKNNRecommender` — item-kNN collaborative filtering, cosine between items' columns of
+  the item–collection matrix: the strong classical reference.
+
+**The ablation table** (Table 1): :data:`ABLATIONS` are the paper's rungs — max-pooling,
+mean-pooling, mean-pooling-xent, mean-pooling-hard, PinSage — trained on the same data by
+:func:`train_variant`; :func:`ablation_table` evaluates them next to the baselines, with the
+**similarity kurtosis** of each method's embeddings (Figure 4, :func:`similarity_kurtosis`).
+**The runtime tables** (Tables 3 and 4) are :func:`runtime_by_batch_size` and
+:func:`runtime_by_neighbors`. :data:`PAPER` holds the paper's figures for every table.
 """
 
 from __future__ import annotations
 
 import math
+import statistics
+import time
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
 
 import torch
 
-__all__ = ["hits", "hit_rate", "popularity_recommendations", "target_ranks", "scaled_mrr", "mrr_scale"]
+from .features import ItemFeatures, item_features
+from .graph import BipartiteGraph, _ranges
+from .inference import embed_all
+from .minibatch import NeighborhoodTable
+from .model import PinSage, PinSageConfig
+from .walks import pixie_recommend_batch
+
+if TYPE_CHECKING:  # train imports this module's metrics, so it is imported where it is used
+    from .data import Dataset, Split
+    from .train import TrainConfig, TrainHistory
+
+__all__ = ["hits", "hit_rate", "popularity_recommendations", "target_ranks", "scaled_mrr", "mrr_scale",
+           "Recommender", "EmbeddingRecommender", "ContentRecommender", "PopularityRecommender", "PixieRecommender",
+           "ItemKNNRecommender", "content_baselines", "Metrics", "score_ranks", "evaluate_recommender", "compare",
+           "similarity_distribution", "kurtosis", "similarity_kurtosis", "Variant", "ABLATIONS", "Experiment",
+           "TrainedVariant", "train_variant", "ablation_table", "RuntimeRow", "runtime_by_batch_size",
+           "runtime_by_neighbors", "format_table", "PAPER"]
+
+# ---------------------------------------------------------------------------------------------------
+# The paper's figures (§4; PAPER.md)
+PAPER: dict[str, dict[str, Any]] = {
+    # Table 1: hit-rate@500 and scaled MRR among ~5M candidates
+    "table1": {"Visual": (0.17, 0.23), "Annot.": (0.14, 0.19), "Combined": (0.27, 0.37),
+               "max-pooling": (0.39, 0.37), "mean-pooling": (0.41, 0.51), "mean-pooling-xent": (0.29, 0.35),
+               "mean-pooling-hard": (0.46, 0.56), "PinSage": (0.67, 0.59)},
+    # Figure 4: kurtosis of the pairwise cosine similarities
+    "kurtosis": {"PinSage": 0.43, "Visual": 1.20, "Annot.": 2.49},
+    # Table 3 (mean-pooling-hard): batch size -> (ms per iteration, iterations, total hours)
+    "table3": {512: (590, 390_000, 63.9), 1024: (870, 220_000, 53.2), 2048: (1350, 130_000, 48.8),
+               4096: (2240, 100_000, 68.4)},
+    # Table 4: T -> (hit-rate, MRR, training hours)
+    "table4": {10: (0.60, 0.51, 20), 20: (0.63, 0.54, 33), 50: (0.67, 0.59, 78)},
+}
 
 
 def hits(recommended: torch.Tensor, answers: torch.Tensor) -> torch.Tensor:
@@ -100,3 +151,465 @@ def scaled_mrr(ranks: torch.Tensor, scale: int = 100) -> float:
     if r.numel() and float(r.min()) < 1:
         raise ValueError("ranks start at 1")
     return float((1.0 / torch.ceil(r / scale)).mean()) if r.numel() else math.nan
+
+
+# ---------------------------------------------------------------------------------------------------
+# Recommenders: scores over the whole catalogue for a chunk of queries
+class Recommender(Protocol):
+    """Anything with a ``name``, ``num_items`` and ``scores(queries) → FloatTensor [Q, num_items]``."""
+
+    name: str
+    num_items: int
+
+    def scores(self, queries: torch.Tensor) -> torch.Tensor: ...
+
+
+class EmbeddingRecommender:
+    """Scores = dot products with the query's embedding (cosines for unit vectors)."""
+
+    def __init__(self, name: str, embeddings: torch.Tensor):
+        if embeddings.dim() != 2:
+            raise ValueError(f"{name}: embeddings must be [num_items, d], got shape {tuple(embeddings.shape)}")
+        if not bool(torch.isfinite(embeddings).all()):
+            raise ValueError(f"{name}: the embeddings hold NaN or infinite values")
+        self.name, self.embeddings, self.num_items = name, embeddings, int(embeddings.shape[0])
+
+    def scores(self, queries: torch.Tensor) -> torch.Tensor:
+        e = self.embeddings
+        return e.index_select(0, queries.to(e.device)) @ e.T
+
+
+class ContentRecommender(EmbeddingRecommender):
+    """Content only: cosine between items' feature groups (no graph at all). Each group is scaled to
+    the same weight (:meth:`ItemFeatures.select` with ``balanced=True``), then rows are L2-normalised."""
+
+    def __init__(self, name: str, features: ItemFeatures, groups: Sequence[str]):
+        v = torch.nn.functional.normalize(features.select(*groups, balanced=True), dim=1)
+        super().__init__(name, v)
+        self.groups = tuple(groups)
+
+
+def content_baselines(features: ItemFeatures) -> list[ContentRecommender]:
+    """The paper's Visual / Annot. / Combined analogues for whichever groups the dataset has:
+    ``visual`` and ``text`` (synthetic pins), or ``text`` and ``genres`` (+ ``year``; MovieLens), each
+    alone and combined. The ``degree`` group is graph information, not content, and is left out."""
+    g = features.groups
+    if "visual" in g:
+        views = [("content: visual", ["visual"]), ("content: text", ["text"]) if "text" in g else None]
+    else:
+        meta = [n for n in ("genres", "year") if n in g]
+        views = [("content: text", ["text"]) if "text" in g else None,
+                 ("content: " + " + ".join(meta), meta) if meta else None]
+    views = [v for v in views if v is not None]
+    out = [ContentRecommender(name, features, groups) for name, groups in views]
+    if len(views) > 1:
+        out.append(ContentRecommender("content: combined", features, [n for _, gs in views for n in gs]))
+    if not out:
+        raise ValueError(f"no content feature group to build a content baseline from: {features.names}")
+    return out
+
+
+class PopularityRecommender:
+    """Scores = the items' degrees in the train graph: the same list for every query."""
+
+    name = "popularity"
+
+    def __init__(self, graph: BipartiteGraph):
+        self.degrees = graph.item_degrees.float()
+        self.num_items = graph.num_items
+
+    def scores(self, queries: torch.Tensor) -> torch.Tensor:
+        return self.degrees.unsqueeze(0).expand(queries.numel(), -1).to(queries.device)
+
+
+class PixieRecommender:
+    """Scores = Pixie's visit counts from the query (:func:`~pinsage_edu.walks.pixie_recommend_batch`;
+    unvisited items score 0). Seeded: the same queries get the same walks."""
+
+    name = "Pixie"
+
+    def __init__(self, graph: BipartiteGraph, *, num_steps: int = 20_000, seed: int = 0, **pixie_kwargs: Any):
+        self.graph, self.num_items = graph, graph.num_items
+        self.num_steps, self.seed, self.kwargs = num_steps, seed, pixie_kwargs
+
+    def scores(self, queries: torch.Tensor) -> torch.Tensor:
+        g = self.graph
+        q = queries.to(g.device)
+        res = pixie_recommend_batch(g, q, k=self.num_items, num_steps=self.num_steps,
+                                    generator=self.seed, **self.kwargs)
+        out = torch.zeros((q.numel(), self.num_items), dtype=torch.float32, device=g.device)
+        rows = torch.arange(q.numel(), device=g.device).unsqueeze(1).expand_as(res.ids)
+        out[rows[res.mask], res.ids[res.mask]] = res.scores[res.mask].float()
+        return out
+
+
+class ItemKNNRecommender:
+    """Item-kNN collaborative filtering: cosine between items' rows of the binary item–collection
+    matrix A (two items are similar when the same collections hold them), |A_q ∩ A_i| / √(d_q · d_i)."""
+
+    name = "item-kNN CF"
+
+    def __init__(self, graph: BipartiteGraph):
+        self.graph, self.num_items = graph, graph.num_items
+        self.norm = graph.item_degrees.float().sqrt().clamp_min(1e-12)
+
+    def scores(self, queries: torch.Tensor) -> torch.Tensor:
+        """Two hops, vectorised: every (query, collection of the query, item of that collection) adds 1."""
+        g = self.graph
+        q = queries.to(g.device)
+        deg = g.item_degrees.index_select(0, q)
+        rows = torch.repeat_interleave(torch.arange(q.numel(), device=g.device), deg)
+        colls = g.item_indices.index_select(0, _ranges(g.item_indptr.index_select(0, q), g.item_indptr.index_select(0, q + 1)))
+        size = g.collection_degrees.index_select(0, colls)
+        rows = torch.repeat_interleave(rows, size)
+        items = g.coll_indices.index_select(0, _ranges(g.coll_indptr.index_select(0, colls),
+                                                       g.coll_indptr.index_select(0, colls + 1)))
+        overlap = torch.zeros(q.numel() * self.num_items, dtype=torch.float32, device=g.device)
+        overlap.index_add_(0, rows * self.num_items + items, torch.ones(items.numel(), device=g.device))
+        overlap = overlap.view(q.numel(), self.num_items)  # [Q, N] shared collections
+        return (overlap / self.norm.unsqueeze(0) / self.norm.index_select(0, q).unsqueeze(1)).to(queries.device)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Ranks, hit-rate and MRR from scores
+@dataclass
+class Metrics:
+    """One recommender's figures on a set of pairs: ``hit_rate`` @ ``k``, scaled ``mrr`` (rank divisor
+    ``scale``), the ``ranks`` of every pair's answer and the seconds the scoring took."""
+
+    name: str
+    hit_rate: float
+    mrr: float
+    k: int
+    scale: int
+    ranks: torch.Tensor
+    seconds: float = 0.0
+    kurtosis: float = float("nan")
+
+    @property
+    def num_pairs(self) -> int:
+        return int(self.ranks.numel())
+
+    def stderr(self) -> float:
+        """Standard error of the hit-rate (binomial): √(p(1 − p)/n)."""
+        n = self.num_pairs
+        return math.sqrt(self.hit_rate * (1 - self.hit_rate) / n) if n else float("nan")
+
+
+def score_ranks(scores: torch.Tensor, queries: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """LongTensor [Q]: the rank (1 = best) of ``targets[j]`` in row j of ``scores`` [Q, N].
+
+    Items are ordered by score, best first, equal scores by increasing item id (the order of
+    :func:`~pinsage_edu.knn.exact_top_k`), and the query itself is skipped. So ``rank <= K`` exactly
+    when the target is in the method's top-K list.
+    """
+    Q, N = scores.shape
+    dev = scores.device
+    q, t = queries.to(dev), targets.to(dev)
+    own = scores.gather(1, t.unsqueeze(1))
+    ids = torch.arange(N, device=dev).unsqueeze(0)
+    ahead = (scores > own) | ((scores == own) & (ids < t.unsqueeze(1)))
+    ahead[torch.arange(Q, device=dev), q] = False
+    return 1 + ahead.sum(1)
+
+
+def _pairs(pairs: Any, n: int) -> torch.Tensor:
+    p = torch.as_tensor(pairs)
+    if p.dim() != 2 or p.shape[1] != 2 or p.is_floating_point() or p.dtype == torch.bool:
+        raise ValueError(f"pairs must be an integer [P, 2] tensor of (query, answer) item ids, got "
+                         f"{p.dtype} {tuple(p.shape)}")
+    p = p.long()
+    if p.numel() and (int(p.min()) < 0 or int(p.max()) >= n):
+        row = int(torch.nonzero(((p < 0) | (p >= n)).any(1))[0])
+        raise ValueError(f"pair {row} ({int(p[row, 0])}, {int(p[row, 1])}) holds an id outside 0..{n - 1}")
+    if bool((p[:, 0] == p[:, 1]).any()):
+        row = int(torch.nonzero(p[:, 0] == p[:, 1])[0])
+        raise ValueError(f"pair {row} relates item {int(p[row, 0])} to itself")
+    return p
+
+
+def evaluate_recommender(rec: Recommender, pairs: Any, *, k: int = 10, scale: int | None = None,
+                         chunk_size: int = 512) -> Metrics:
+    """Hit-rate@k and scaled MRR of ``rec`` on ``pairs`` [P, 2] (q, i), scoring ``chunk_size`` queries
+    at a time (memory: chunk_size × N scores). ``scale`` None: :func:`mrr_scale` of the catalogue."""
+    if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    p = _pairs(pairs, rec.num_items)
+    scale = mrr_scale(rec.num_items) if scale is None else scale
+    t0 = time.perf_counter()
+    ranks = []
+    for lo in range(0, p.shape[0], chunk_size):
+        q, t = p[lo:lo + chunk_size, 0], p[lo:lo + chunk_size, 1]
+        s = rec.scores(q)
+        if tuple(s.shape) != (q.numel(), rec.num_items):
+            raise ValueError(f"{rec.name}: scores must be [{q.numel()}, {rec.num_items}], got {tuple(s.shape)}")
+        ranks.append(score_ranks(s, q, t).cpu())
+    r = torch.cat(ranks) if ranks else torch.zeros(0, dtype=torch.long)
+    hit = float((r <= k).float().mean()) if r.numel() else float("nan")
+    return Metrics(rec.name, hit, scaled_mrr(r, scale), k, scale, r, time.perf_counter() - t0)
+
+
+def compare(recommenders: Sequence[Recommender], pairs: Any, *, k: int = 10, scale: int | None = None,
+            kurtosis_pairs: int = 20_000, seed: int = 0) -> list[Metrics]:
+    """:func:`evaluate_recommender` for each, on the same pairs; embedding methods also get the
+    kurtosis of their similarity distribution (:func:`similarity_kurtosis`)."""
+    out = []
+    for rec in recommenders:
+        m = evaluate_recommender(rec, pairs, k=k, scale=scale)
+        if isinstance(rec, EmbeddingRecommender):
+            m.kurtosis = similarity_kurtosis(rec.embeddings, num_pairs=kurtosis_pairs, generator=seed)
+        out.append(m)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# Figure 4: how the embeddings use the space
+def similarity_distribution(embeddings: torch.Tensor, num_pairs: int = 100_000, *,
+                            generator: torch.Generator | int | None = 0) -> torch.Tensor:
+    """Cosine similarities of ``num_pairs`` random pairs of distinct items (rows normalised first)."""
+    if embeddings.dim() != 2 or embeddings.shape[0] < 2:
+        raise ValueError(f"need [N >= 2, d] embeddings, got shape {tuple(embeddings.shape)}")
+    gen = generator if isinstance(generator, torch.Generator) else torch.Generator().manual_seed(
+        0 if generator is None else int(generator))
+    n = embeddings.shape[0]
+    a = torch.randint(0, n, (num_pairs,), generator=gen)
+    b = (a + torch.randint(1, n, (num_pairs,), generator=gen)) % n  # never a itself
+    e = torch.nn.functional.normalize(embeddings.float().cpu(), dim=1)
+    return (e.index_select(0, a) * e.index_select(0, b)).sum(1)
+
+
+def kurtosis(values: torch.Tensor) -> float:
+    """Excess kurtosis E[(x − μ)⁴] / σ⁴ − 3 (0 for a normal distribution; NaN if constant)."""
+    x = values.double().reshape(-1)
+    if x.numel() < 2:
+        return float("nan")
+    d = x - x.mean()
+    var = float((d * d).mean())
+    return float((d ** 4).mean()) / var ** 2 - 3.0 if var > 0 else float("nan")
+
+
+def similarity_kurtosis(embeddings: torch.Tensor, num_pairs: int = 100_000, *,
+                        generator: torch.Generator | int | None = 0) -> float:
+    """The paper's Figure 4 statistic: excess kurtosis of random pairs' cosine similarities (PinSage
+    0.43, visual 1.20, annotation 2.49 there). Lower: the similarities spread over more of [−1, 1]."""
+    return kurtosis(similarity_distribution(embeddings, num_pairs, generator=generator))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Table 1: the ablations
+@dataclass(frozen=True)
+class Variant:
+    """One rung of the ablation: a name, model overrides (``pooling``) and training overrides."""
+
+    name: str
+    model: dict[str, Any] = field(default_factory=dict)
+    train: dict[str, Any] = field(default_factory=dict)
+
+
+ABLATIONS: tuple[Variant, ...] = (
+    Variant("max-pooling", {"pooling": "max"}, {"max_hard_negatives": 0}),
+    Variant("mean-pooling", {"pooling": "mean"}, {"max_hard_negatives": 0}),
+    Variant("mean-pooling-xent", {"pooling": "mean"}, {"max_hard_negatives": 0, "loss": "xent"}),
+    Variant("mean-pooling-hard", {"pooling": "mean"}, {}),
+    Variant("PinSage", {"pooling": "importance"}, {}),
+)
+"""Table 1's rungs, in the paper's order. All use the same importance-sampled neighbourhoods (top-T by
+visit count); they differ in the pooling γ, the loss, and whether the curriculum of hard negatives
+is used. PinSage = importance pooling + hard negatives (the training config's own curriculum)."""
+
+
+@dataclass
+class Experiment:
+    """A dataset ready for experiments: the split, the train graph, the features, one neighbourhood
+    table (T = ``num_neighbors``) shared by every variant, and the titles for printing."""
+
+    name: str
+    split: "Split"
+    features: ItemFeatures
+    table: NeighborhoodTable
+    titles: list[str]
+    seed: int = 0
+    info: dict[str, Any] = field(default_factory=dict)  # how it was loaded: enough to load it again
+    raw_ids: list[Any] | None = None  # the source's item ids (movieId, book_id, …), aligned with the items
+
+    @property
+    def graph(self) -> BipartiteGraph:
+        return self.split.graph
+
+    @property
+    def x(self) -> torch.Tensor:
+        return self.features.x
+
+    @classmethod
+    def load(cls, dataset: "str | Dataset" = "ml-latest-small", *, num_neighbors: int = 10, num_walks: int = 200,
+             num_traversals: int = 3, val_fraction: float = 0.1, test_fraction: float = 0.1, seed: int = 0,
+             **load_kwargs: Any) -> "Experiment":
+        """Load (or take) a dataset, split it, featurise it and build its neighbourhood table."""
+        from .data import Dataset, load_dataset
+        ds = dataset if isinstance(dataset, Dataset) else load_dataset(dataset, **load_kwargs)
+        split = ds.split(val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
+        feats = item_features(ds, split.graph, seed=seed)
+        table = NeighborhoodTable.build(split.graph, num_neighbors, num_walks=num_walks,
+                                        num_traversals=num_traversals, generator=seed)
+        info = {"dataset": dataset if isinstance(dataset, str) else ds.name, **load_kwargs,
+                "val_fraction": val_fraction, "test_fraction": test_fraction, "seed": seed,
+                "num_neighbors": num_neighbors, "num_walks": num_walks, "num_traversals": num_traversals}
+        return cls(ds.name, split, feats, table, list(ds.items.titles), seed, info,
+                   [i.item() if hasattr(i, "item") else i for i in ds.items.raw_ids])
+
+    def with_neighbors(self, num_neighbors: int, **walk_kwargs: Any) -> "Experiment":
+        """The same data with a neighbourhood table of another T."""
+        walks = {"num_walks": self.info.get("num_walks", 200), "num_traversals": self.info.get("num_traversals", 3),
+                 **walk_kwargs}
+        table = NeighborhoodTable.build(self.graph, num_neighbors, generator=self.seed, **walks)
+        return replace(self, table=table, info={**self.info, **walks, "num_neighbors": num_neighbors})
+
+    def baselines(self, *, pixie_steps: int = 20_000) -> list[Recommender]:
+        """Popularity, Pixie, the content-only views and item-kNN CF on this experiment's train graph."""
+        return [PopularityRecommender(self.graph), PixieRecommender(self.graph, num_steps=pixie_steps, seed=self.seed),
+                *content_baselines(self.features), ItemKNNRecommender(self.graph)]
+
+
+@dataclass
+class TrainedVariant:
+    """A trained ablation rung: its model, training history, every item's embedding and the seconds
+    training took."""
+
+    variant: Variant
+    model: PinSage
+    history: "TrainHistory"
+    embeddings: torch.Tensor
+    seconds: float
+
+    @property
+    def name(self) -> str:
+        return self.variant.name
+
+    def recommender(self) -> EmbeddingRecommender:
+        return EmbeddingRecommender(self.name, self.embeddings)
+
+
+def train_variant(exp: Experiment, variant: Variant = ABLATIONS[-1], *, config: "TrainConfig | None" = None,
+                  preset: str = "classroom", device: torch.device | str = "cpu", out_dir: Any = None,
+                  progress: bool = False, run_info: dict[str, Any] | None = None,
+                  **model_overrides: Any) -> TrainedVariant:
+    """Train one rung on ``exp`` (its train pairs, validated on its val pairs) and embed every item
+    layer by layer. ``config`` is the shared training config; the variant's overrides go on top.
+    With ``out_dir`` the run is checkpointed there (``run.json`` records ``exp.info``, so
+    ``python -m pinsage_edu embed --run OUT_DIR`` can rebuild the data)."""
+    from .train import TrainConfig, train_pinsage
+    if preset not in ("classroom", "paper"):
+        raise ValueError(f"preset must be 'classroom' or 'paper', got {preset!r}")
+    tc = replace(config or TrainConfig(), **variant.train)
+    make = PinSageConfig.paper if preset == "paper" else PinSageConfig.classroom
+    mc = make(exp.x.shape[1], num_neighbors=exp.table.num_neighbors, **{**model_overrides, **variant.model})
+    torch.manual_seed(tc.seed)
+    dev = torch.device(device)
+    model = PinSage(mc).to(dev)
+    table = exp.table.to(dev) if tc.sampling == "device" else exp.table
+    graph = exp.graph.to(dev) if tc.sampling == "device" else exp.graph
+    t0 = time.perf_counter()
+    history = train_pinsage(model, exp.x.to(dev), exp.split.train_pairs, table, config=tc, graph=graph,
+                            val_pairs=exp.split.val_pairs, out_dir=out_dir, progress=progress,
+                            run_info={**exp.info, "variant": variant.name, **(run_info or {})})
+    seconds = time.perf_counter() - t0
+    z = embed_all(model, exp.table.to(dev), exp.x.to(dev))
+    return TrainedVariant(variant, model, history, z, seconds)
+
+
+def ablation_table(exp: Experiment, *, variants: Sequence[Variant] = ABLATIONS, config: "TrainConfig | None" = None,
+                   pairs: str = "test", k: int = 10, baselines: bool = True, preset: str = "classroom",
+                   device: torch.device | str = "cpu", progress: bool = False,
+                   on_variant: Callable[[TrainedVariant], None] | None = None
+                   ) -> tuple[list[Metrics], list[TrainedVariant]]:
+    """Table 1 on ``exp``: the baselines (unless ``baselines=False``) and every variant trained and
+    evaluated on the same held-out ``pairs`` (``"val"`` or ``"test"``). Returns the rows and the trained
+    variants (for their embeddings and histories)."""
+    if pairs not in ("val", "test"):
+        raise ValueError(f"pairs must be 'val' or 'test', got {pairs!r}")
+    held = exp.split.val_pairs if pairs == "val" else exp.split.test_pairs
+    recs: list[Recommender] = list(exp.baselines()) if baselines else []
+    trained = []
+    for v in variants:
+        tv = train_variant(exp, v, config=config, preset=preset, device=device, progress=progress)
+        trained.append(tv)
+        if on_variant is not None:
+            on_variant(tv)
+        recs.append(tv.recommender())
+    return compare(recs, held, k=k, seed=exp.seed), trained
+
+
+def format_table(rows: Sequence[Metrics], *, paper: dict[str, tuple[float, float]] | None = None,
+                 title: str = "") -> str:
+    """A plain-text table: method, hit-rate@k (± one standard error), scaled MRR, kurtosis, and the
+    paper's hit-rate and MRR where the method has an analogue in Table 1."""
+    paper = PAPER["table1"] if paper is None else paper
+    analog = {"content: visual": "Visual", "content: text": "Annot.", "content: combined": "Combined"}
+    k = rows[0].k if rows else 10
+    scale = rows[0].scale if rows else 1
+    head = f"{'method':<22} {'hit@' + str(k):>8} {'± s.e.':>7} {'MRR/' + str(scale):>8} {'kurtosis':>8}   paper (hit@500, MRR)"
+    lines = ([title] if title else []) + [head, "-" * len(head)]
+    for m in rows:
+        p = paper.get(m.name) or paper.get(analog.get(m.name, ""))
+        kt = f"{m.kurtosis:8.2f}" if math.isfinite(m.kurtosis) else f"{'':>8}"
+        lines.append(f"{m.name:<22} {100 * m.hit_rate:7.2f}% {100 * m.stderr():6.2f}  {m.mrr:8.4f} {kt}   "
+                     + (f"{100 * p[0]:.0f}%, {p[1]:.2f}" if p else ""))
+    n = rows[0].num_pairs if rows else 0
+    lines.append(f"({n:,} held-out pairs; hit@{k} and MRR with ranks divided by {scale})")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Tables 3 and 4: what batch size and T cost
+@dataclass
+class RuntimeRow:
+    """One setting of a runtime sweep: ``ms_per_iteration`` (median step, data wait included),
+    ``iterations`` to the best validation epoch, ``seconds`` of training to that epoch, and the test
+    hit-rate / scaled MRR of the final model."""
+
+    setting: str
+    value: int
+    ms_per_iteration: float
+    iterations: int
+    seconds: float
+    hit_rate: float
+    mrr: float
+    best_epoch: int
+
+
+def _runtime_row(setting: str, value: int, tv: TrainedVariant, exp: Experiment, k: int) -> RuntimeRow:
+    h = tv.history
+    steps = [t_done - t_req for (_, _, t_req, _, t_done) in h.timeline]
+    vals = h.val_hit_rates()
+    best = max(range(len(vals)), key=lambda i: (vals[i], -i)) if vals else len(h.epochs) - 1
+    iterations = sum(e.steps for e in h.epochs[:best + 1])
+    seconds = sum(e.seconds for e in h.epochs[:best + 1])
+    m = evaluate_recommender(tv.recommender(), exp.split.test_pairs, k=k)
+    return RuntimeRow(setting, value, 1000 * statistics.median(steps) if steps else float("nan"), iterations, seconds,
+                      m.hit_rate, m.mrr, best + 1)
+
+
+def runtime_by_batch_size(exp: Experiment, batch_sizes: Sequence[int] = (128, 256, 512, 1024), *,
+                          config: "TrainConfig | None" = None, variant: Variant = ABLATIONS[3],
+                          scale_lr: bool = True, k: int = 10, device: torch.device | str = "cpu") -> list[RuntimeRow]:
+    """Table 3 on ``exp``: train ``variant`` (mean-pooling-hard, as the paper) at each batch size. With
+    ``scale_lr`` the learning rate follows the linear scaling rule (∝ batch size, relative to the
+    config's batch size), as the paper's warm-up assumes."""
+    from .train import TrainConfig
+    base = config or TrainConfig()
+    rows = []
+    for b in batch_sizes:
+        tc = replace(base, batch_size=b, lr=base.lr * b / base.batch_size if scale_lr else base.lr)
+        rows.append(_runtime_row("batch size", b, train_variant(exp, variant, config=tc, device=device), exp, k))
+    return rows
+
+
+def runtime_by_neighbors(exp: Experiment, neighbors: Sequence[int] = (5, 10, 20), *,
+                         config: "TrainConfig | None" = None, variant: Variant = ABLATIONS[-1], k: int = 10,
+                         device: torch.device | str = "cpu") -> list[RuntimeRow]:
+    """Table 4 on ``exp``: train ``variant`` (PinSage) with neighbourhoods of each size T."""
+    rows = []
+    for T in neighbors:
+        e = exp.with_neighbors(T)
+        rows.append(_runtime_row("T", T, train_variant(e, variant, config=config, device=device), e, k))
+    return rows

@@ -7,7 +7,7 @@ ignores, then call the same ``render_*`` once with fixed values so the tests exe
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from matplotlib.figure import Figure
 
@@ -17,7 +17,7 @@ from .viz import draw_two_hop, plot_visit_counts
 from .walks import top_neighbors, uniform_neighborhoods, visit_counts
 
 __all__ = ["render_two_hop", "two_hop_explorer", "render_neighborhood", "neighborhood_explorer",
-           "render_margin", "margin_explorer"]
+           "render_margin", "margin_explorer", "render_recommendations", "recommendation_browser"]
 
 
 def render_two_hop(dataset: Dataset, graph: BipartiteGraph, title: str, *, max_collections: int = 6,
@@ -192,3 +192,60 @@ def margin_explorer(differences: Any = None) -> Any:
     margin = w.FloatSlider(value=0.1, min=0.0, max=0.5, step=0.01, description="margin Δ", readout_format=".2f")
     out = _wire([margin], lambda: render_margin(margin.value, differences), caption_first=False)
     return w.VBox([margin, out])
+
+
+def render_recommendations(indexes: dict[str, Any], titles: Sequence[str], item: str | int, *,
+                           k: int = 10) -> tuple[Figure, str]:
+    """The k nearest items to ``item`` (a title fragment or an id) from each of ``indexes`` (name →
+    any :mod:`~pinsage_edu.knn` index, e.g. PinSage, Pixie-free content-only, …), side by side.
+
+    Returns a bar chart of each method's scores and the lists as text columns; items that several
+    methods recommend are marked with ``*``. ``KeyError`` names a title that matches nothing.
+    """
+    import matplotlib.pyplot as plt
+
+    from .knn import recommend
+
+    if not indexes:
+        raise ValueError("give at least one index to compare")
+    try:
+        recs = {name: recommend(ix, item, k, titles=titles) for name, ix in indexes.items()}
+    except ValueError as exc:
+        raise KeyError(str(exc)) from None
+    seen: dict[int, int] = {}
+    for r in recs.values():
+        for i in r.ids:
+            seen[i] = seen.get(i, 0) + 1
+    first = next(iter(recs.values()))
+    width = 34
+    lines = [f"nearest to {first.query_title} (item {first.query}); * = in more than one list",
+             "  ".join(f"{name[:width]:<{width}}" for name in recs)]
+    for row in range(k):
+        cells = []
+        for r in recs.values():
+            if row < len(r.ids):
+                mark = "*" if seen[r.ids[row]] > 1 else " "
+                cells.append(f"{mark}{r.titles[row][:width - 8]:<{width - 8}} {r.scores[row]:6.3f}")
+            else:
+                cells.append(" " * width)
+        lines.append("  ".join(cells))
+    fig, axes = plt.subplots(1, len(recs), figsize=(4.2 * len(recs), 3.2), squeeze=False)
+    for ax, (name, r) in zip(axes[0], recs.items()):
+        ax.barh(range(len(r.scores))[::-1], r.scores, color=["C1" if seen[i] > 1 else "C0" for i in r.ids])
+        ax.set_yticks(range(len(r.scores))[::-1], [t[:22] for t in r.titles], fontsize=7)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("score (cosine)")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig, "\n".join(lines)
+
+
+def recommendation_browser(indexes: dict[str, Any], titles: Sequence[str], *, default: str | int = 0,
+                           k: int = 10) -> Any:
+    """A title box and a k slider over :func:`render_recommendations`."""
+    import ipywidgets as w
+
+    box = w.Text(value=str(default) if isinstance(default, str) else titles[int(default)], description="title")
+    kk = w.IntSlider(value=k, min=1, max=20, description="k")
+    out = _wire([box, kk], lambda: render_recommendations(indexes, titles, box.value, k=kk.value), caption_first=True)
+    return w.VBox([w.HBox([box, kk]), out])

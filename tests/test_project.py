@@ -100,9 +100,9 @@ def test_student_copy_of_an_exercise_notebook_still_runs(tmp_path, name, checker
     assert f"{checker}: not attempted yet" in texts
 
 
-def test_main_job_prints_a_summary_of_a_dataset():
+def test_summary_prints_a_summary_of_a_dataset():
     out = subprocess.run(
-        [sys.executable, "-m", "pinsage_edu", "--dataset", "ml-latest-small"],
+        [sys.executable, "-m", "pinsage_edu", "summary", "--dataset", "ml-latest-small"],
         cwd=ROOT, capture_output=True, text=True, check=True,
     ).stdout
     assert "full data: 6,298 items · 609 collections · 48,580 edges" in out
@@ -111,7 +111,7 @@ def test_main_job_prints_a_summary_of_a_dataset():
 
 
 def test_main_job_names_an_unknown_dataset_and_fails():
-    r = subprocess.run([sys.executable, "-m", "pinsage_edu", "--dataset", "no-such-data"],
+    r = subprocess.run([sys.executable, "-m", "pinsage_edu", "--dataset", "no-such-data", "--out", "/nonexistent/x"],
                        cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 1
     assert "unknown dataset 'no-such-data'" in r.stderr
@@ -130,7 +130,7 @@ def test_cli_options_before_the_subcommand_are_kept(monkeypatch):
 def test_cli_reports_bad_fractions_without_a_traceback(capsys):
     from pinsage_edu import cli
 
-    assert cli.main(["--dataset", "ml-latest-small", "--val-fraction", "0.6", "--test-fraction", "0.5"]) == 1
+    assert cli.main(["--dataset", "ml-latest-small", "--val-fraction", "0.6", "--test-fraction", "0.5", "summary"]) == 1
     assert "error: need 0 <= val_fraction" in capsys.readouterr().err
 
 
