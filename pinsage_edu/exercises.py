@@ -18,7 +18,8 @@ from .loss import max_margin_loss
 from .walks import VisitCounts, top_neighbors
 
 __all__ = ["check_indptr", "check_top_t", "check_importance_pooling", "check_reindex", "check_shared_negative_loss",
-           "check_hard_negatives", "check_warmup_decay", "check_rank_share"]
+           "check_hard_negatives", "check_warmup_decay", "check_rank_share", "check_lsh_codes", "check_scaled_mrr",
+           "check_shard_range"]
 
 
 def _attempt(name: str, fn: Callable[[], None]) -> bool:
@@ -347,3 +348,74 @@ def check_rank_share(student: Callable[[torch.Tensor, int, int], torch.Tensor]) 
 
     if _attempt("check_rank_share", run):
         print(f"check_rank_share: correct for {len(cases)} batch/world sizes — every pair on exactly one rank ✓")
+
+
+def check_lsh_codes(student: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
+    """Exercise (notebook 08): random-hyperplane hashing, one table.
+
+    ``student(vectors, planes)`` takes ``vectors`` [N, d] and ``planes`` [d, b] (one random hyperplane
+    per column) and returns LongTensor [N]: each vector's b-bit code, bit j set when the vector lies on
+    the positive side of plane j (``vectors @ planes > 0``), i.e. Σ_j [v·p_j > 0] · 2ʲ — what
+    :class:`~pinsage_edu.knn.LSHIndex` computes for each of its tables.
+    """
+    gen = torch.Generator().manual_seed(0)
+    cases = [(50, 8, 4), (200, 16, 10), (3, 5, 1)]
+
+    def run() -> None:
+        for n, d, b in cases:
+            v = torch.randn(n, d, generator=gen)
+            planes = torch.randn(d, b, generator=gen)
+            want = ((v @ planes > 0).long() * (2 ** torch.arange(b))).sum(1)
+            got = student(v, planes)
+            if not isinstance(got, torch.Tensor) or got.shape != want.shape or not torch.equal(got.long(), want):
+                raise AssertionError(f"check_lsh_codes ({n} vectors, d={d}, b={b} bits): wrong codes; hint: bit j is "
+                                     "(vectors @ planes)[:, j] > 0, weighted by 2**j and summed over j")
+
+    if _attempt("check_lsh_codes", run):
+        print(f"check_lsh_codes: correct on {len(cases)} tables — near vectors share most bits ✓")
+
+
+def check_scaled_mrr(student: Callable[[torch.Tensor, int], float]) -> None:
+    """Exercise (notebook 09): the paper's scaled MRR.
+
+    ``student(ranks, scale)`` returns the mean of 1 / ⌈rank / scale⌉ over the ranks (1 = best), as
+    :func:`~pinsage_edu.evaluate.scaled_mrr` does.
+    """
+    from .evaluate import scaled_mrr
+
+    cases = [(torch.tensor([1, 2, 3, 100, 101]), 100), (torch.tensor([1, 2, 3, 4]), 1),
+             (torch.tensor([250, 5000, 1]), 100), (torch.tensor([7]), 3)]
+
+    def run() -> None:
+        for ranks, scale in cases:
+            got, want = student(ranks, scale), scaled_mrr(ranks, scale)
+            if not isinstance(got, (int, float)) or abs(float(got) - want) > 1e-9:
+                raise AssertionError(f"check_scaled_mrr (ranks {ranks.tolist()}, scale {scale}): got {got!r}, expected "
+                                     f"{want:.6f}; hint: divide each rank by the scale and round *up* before 1/x")
+
+    if _attempt("check_scaled_mrr", run):
+        print(f"check_scaled_mrr: correct on {len(cases)} cases — ranks 1 and 100 count alike at scale 100 ✓")
+
+
+def check_shard_range(student: Callable[[int, int, int], tuple[int, int]]) -> None:
+    """Exercise (notebook 10): which items one rank embeds in the sharded layer-wise inference.
+
+    ``student(total, rank, size)`` returns ``(lo, hi)``: contiguous shares covering 0 … total − 1 in rank
+    order, differing in size by at most one (the first ``total % size`` ranks take one more) — what
+    :func:`~pinsage_edu.distributed.shard_range` does.
+    """
+    from .distributed import shard_range
+
+    cases = [(10, 3), (7, 7), (3, 5), (1_000_000, 8), (0, 2)]
+
+    def run() -> None:
+        for total, size in cases:
+            for r in range(size):
+                got, want = student(total, r, size), shard_range(total, r, size)
+                if tuple(got) != want:
+                    raise AssertionError(f"check_shard_range ({total} items, {size} ranks, rank {r}): got {got!r}, "
+                                         f"expected {want}; hint: base, extra = divmod(total, size); "
+                                         "lo = rank·base + min(rank, extra)")
+
+    if _attempt("check_shard_range", run):
+        print(f"check_shard_range: correct for {len(cases)} item/rank counts — every item on exactly one rank ✓")
