@@ -10,7 +10,7 @@ Argument parsing lives here and only here.
 * ``neighbors --title TEXT`` prints one item's importance neighbourhood (§3.2) and Pixie's list.
 * ``train`` fits PinSage (§3.3) into a run folder (``--out``, resumable with ``--resume``; the same
   command runs under ``torchrun`` on several GPUs or machines).
-* ``embed --run DIR`` computes every item's embedding from a run's checkpoint, layer by layer
+* ``embed --run-dir DIR`` computes every item's embedding from a run's checkpoint, layer by layer
   (sharded across ranks under ``torchrun``), into an embeddings file; ``recommend --embeddings FILE
   --item TITLE`` serves nearest neighbours from it (exact, LSH or faiss); ``evaluate --embeddings
   FILE`` puts it next to the baselines on the run's held-out pairs.
@@ -466,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--early-stopping-metric", choices=["hit_rate", "mrr"], default=d.early_stopping_metric)
     em = sub.add_parser("embed", help="every item's embedding from a run's checkpoint, layer by layer (§3.4); "
                                       "sharded across ranks under torchrun")
-    em.add_argument("--run", required=True, help="a run folder written by `train` (or main's runs/…/pinsage)")
+    em.add_argument("--run-dir", "--from", dest="run", required=True, help="a run folder written by `train` (or main's runs/…/pinsage)")
     em.add_argument("--out", default=None, help="embeddings file (default RUN/embeddings.pt)")
     em.add_argument("--last", action="store_true", help="use last.pt instead of best.pt")
     em.add_argument("--device", default="cpu", help="cpu or cuda (under torchrun: each rank's GPU)")

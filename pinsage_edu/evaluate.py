@@ -496,7 +496,7 @@ def train_variant(exp: Experiment, variant: Variant = ABLATIONS[-1], *, config: 
     """Train one rung on ``exp`` (its train pairs, validated on its val pairs) and embed every item
     layer by layer. ``config`` is the shared training config; the variant's overrides go on top.
     With ``out_dir`` the run is checkpointed there (``run.json`` records ``exp.info``, so
-    ``python -m pinsage_edu embed --run OUT_DIR`` can rebuild the data)."""
+    ``python -m pinsage_edu embed --run-dir OUT_DIR`` can rebuild the data)."""
     from .train import TrainConfig, train_pinsage
     if preset not in ("classroom", "paper"):
         raise ValueError(f"preset must be 'classroom' or 'paper', got {preset!r}")
@@ -580,7 +580,7 @@ class RuntimeRow:
 def _runtime_row(setting: str, value: int, tv: TrainedVariant, exp: Experiment, k: int) -> RuntimeRow:
     h = tv.history
     steps = [t_done - t_req for (_, _, t_req, _, t_done) in h.timeline]
-    vals = h.val_hit_rates()
+    vals = h.val_hit_rates
     best = max(range(len(vals)), key=lambda i: (vals[i], -i)) if vals else len(h.epochs) - 1
     iterations = sum(e.steps for e in h.epochs[:best + 1])
     seconds = sum(e.seconds for e in h.epochs[:best + 1])

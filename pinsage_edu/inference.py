@@ -32,7 +32,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -239,7 +238,7 @@ def save_embeddings(emb: ItemEmbeddings, path: str | os.PathLike) -> Path:
     ids = [i.item() if hasattr(i, "item") else i for i in ids]
     if not all(isinstance(i, (int, str)) for i in ids):
         raise ValueError("item ids must be integers or strings")
-    state = {"format": EMBEDDINGS_FORMAT, "vectors": emb.vectors.detach().float().cpu(),
+    state = {"kind": EMBEDDINGS_FORMAT, "vectors": emb.vectors.detach().float().cpu(),
              "item_ids": json.dumps(ids), "model_hash": emb.model_hash,
              "config": json.dumps(emb.config), "titles": json.dumps(list(emb.titles)), "meta": json.dumps(emb.meta)}
     return save_checkpoint(state, path)
@@ -249,12 +248,12 @@ def load_embeddings(path: str | os.PathLike, *, expect_hash: str | None = None) 
     """Read what :func:`save_embeddings` wrote; :class:`CheckpointError` naming the file if it is not
     an embeddings file or (with ``expect_hash``) was made by another model."""
     state = load_checkpoint(path)
-    if not isinstance(state, dict) or state.get("format") != EMBEDDINGS_FORMAT:
+    if state.get("kind") != EMBEDDINGS_FORMAT:
         raise CheckpointError(f"{path} is not a pinsage_edu embeddings file (format {EMBEDDINGS_FORMAT})")
     emb = ItemEmbeddings(state["vectors"], json.loads(state["item_ids"]), state["model_hash"],
                          json.loads(state["config"]), json.loads(state["titles"]), json.loads(state["meta"]))
     if expect_hash is not None and emb.model_hash != expect_hash:
         raise CheckpointError(f"{path} holds embeddings of model {emb.model_hash}, not of {expect_hash}")
-    if not math.isfinite(float(emb.vectors.abs().sum())) if emb.vectors.numel() else False:
+    if emb.vectors.numel() and not bool(torch.isfinite(emb.vectors).all()):
         raise CheckpointError(f"{path} holds NaN or infinite embeddings")
     return emb
