@@ -345,7 +345,7 @@ def evaluate_recommender(rec: Recommender, pairs: Any, *, k: int = 10, scale: in
             raise ValueError(f"{rec.name}: scores must be [{q.numel()}, {rec.num_items}], got {tuple(s.shape)}")
         ranks.append(score_ranks(s, q, t).cpu())
     r = torch.cat(ranks) if ranks else torch.zeros(0, dtype=torch.long)
-    hit = float((r <= k).float().mean()) if r.numel() else float("nan")
+    hit = int((r <= k).sum()) / r.numel() if r.numel() else float("nan")
     return Metrics(rec.name, hit, scaled_mrr(r, scale), k, scale, r, time.perf_counter() - t0)
 
 
@@ -444,9 +444,15 @@ class Experiment:
     def load(cls, dataset: "str | Dataset" = "ml-latest-small", *, num_neighbors: int = 10, num_walks: int = 200,
              num_traversals: int = 3, val_fraction: float = 0.1, test_fraction: float = 0.1, seed: int = 0,
              **load_kwargs: Any) -> "Experiment":
-        """Load (or take) a dataset, split it, featurise it and build its neighbourhood table."""
+        """Load (or take) a dataset, split it, featurise it and build its neighbourhood table. ``seed``
+        seeds the split, the features and the walks (and, for ``"synthetic"``, the graph itself)."""
         from .data import Dataset, load_dataset
-        ds = dataset if isinstance(dataset, Dataset) else load_dataset(dataset, **load_kwargs)
+        if isinstance(dataset, Dataset):
+            ds = dataset
+        elif dataset == "synthetic":  # the seed also draws the synthetic graph itself
+            ds = load_dataset(dataset, **{"seed": seed, **load_kwargs})
+        else:
+            ds = load_dataset(dataset, **load_kwargs)
         split = ds.split(val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
         feats = item_features(ds, split.graph, seed=seed)
         table = NeighborhoodTable.build(split.graph, num_neighbors, num_walks=num_walks,
@@ -518,17 +524,18 @@ def train_variant(exp: Experiment, variant: Variant = ABLATIONS[-1], *, config: 
 
 
 def ablation_table(exp: Experiment, *, variants: Sequence[Variant] = ABLATIONS, config: "TrainConfig | None" = None,
-                   pairs: str = "test", k: int = 10, baselines: bool = True, preset: str = "classroom",
+                   pairs: str = "test", k: int = 10, baselines: bool = True, pixie_steps: int = 20_000,
+                   preset: str = "classroom",
                    device: torch.device | str = "cpu", progress: bool = False,
                    on_variant: Callable[[TrainedVariant], None] | None = None
                    ) -> tuple[list[Metrics], list[TrainedVariant]]:
     """Table 1 on ``exp``: the baselines (unless ``baselines=False``) and every variant trained and
-    evaluated on the same held-out ``pairs`` (``"val"`` or ``"test"``). Returns the rows and the trained
-    variants (for their embeddings and histories)."""
+    evaluated on the same held-out ``pairs`` (``"val"`` or ``"test"``; Pixie walks ``pixie_steps`` per
+    query). Returns the rows and the trained variants (for their embeddings and histories)."""
     if pairs not in ("val", "test"):
         raise ValueError(f"pairs must be 'val' or 'test', got {pairs!r}")
     held = exp.split.val_pairs if pairs == "val" else exp.split.test_pairs
-    recs: list[Recommender] = list(exp.baselines()) if baselines else []
+    recs: list[Recommender] = list(exp.baselines(pixie_steps=pixie_steps)) if baselines else []
     trained = []
     for v in variants:
         tv = train_variant(exp, v, config=config, preset=preset, device=device, progress=progress)
@@ -563,7 +570,7 @@ def format_table(rows: Sequence[Metrics], *, paper: dict[str, tuple[float, float
 # Tables 3 and 4: what batch size and T cost
 @dataclass
 class RuntimeRow:
-    """One setting of a runtime sweep: ``ms_per_iteration`` (median step, data wait included),
+    """One setting of a runtime sweep: ``ms_per_iteration`` (median step of the last epoch, data wait included),
     ``iterations`` to the best validation epoch, ``seconds`` of training to that epoch, and the test
     hit-rate / scaled MRR of the final model."""
 
@@ -579,7 +586,10 @@ class RuntimeRow:
 
 def _runtime_row(setting: str, value: int, tv: TrainedVariant, exp: Experiment, k: int) -> RuntimeRow:
     h = tv.history
-    steps = [t_done - t_req for (_, _, t_req, _, t_done) in h.timeline]
+    # the last epoch's steps: by then the PPR rankings of the hard negatives are cached and the first
+    # step's one-off costs (imports, allocations) are behind, so rows of different lengths compare
+    last = h.timeline[-1][0] if h.timeline else None
+    steps = [t_done - t_req for (ep, _, t_req, _, t_done) in h.timeline if ep == last]
     vals = h.val_hit_rates
     best = max(range(len(vals)), key=lambda i: (vals[i], -i)) if vals else len(h.epochs) - 1
     iterations = sum(e.steps for e in h.epochs[:best + 1])

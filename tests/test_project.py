@@ -89,6 +89,9 @@ def test_student_copies_hide_solutions_and_clear_outputs(tmp_path):
     ("04_minibatch", "check_reindex"),
     ("05_margin_loss", "check_shared_negative_loss"),
     ("07_training_at_scale", "check_warmup_decay"),
+    ("08_inference_and_serving", "check_lsh_codes"),
+    ("09_experiments", "check_scaled_mrr"),
+    ("10_scale_up", "check_shard_range"),
 ])
 def test_student_copy_of_an_exercise_notebook_still_runs(tmp_path, name, checker):
     from nbconvert.preprocessors import ExecutePreprocessor
