@@ -171,7 +171,7 @@ def _train(args: argparse.Namespace, w: World, device: torch.device, t0: float, 
     model = PinSage(config).to(device)
     # the same initial parameters on every rank (DDP also broadcasts rank 0's); different dropout masks
     torch.manual_seed(seed + 1_000_003 * w.rank)
-    run_info = {"dataset": dataset, "min_rating": min_rating, "val_fraction": val_fraction,
+    run_info = {"dataset": dataset, "num_items": graph.num_items, "min_rating": min_rating, "val_fraction": val_fraction,
                 "test_fraction": test_fraction, "seed": seed, "preset": args.preset, "resample": args.resample,
                 **walks, "device": device.type}
     say(f"== {ds.name}: {graph.num_items:,} items, {len(split.train_pairs):,} train pairs, "
@@ -189,7 +189,8 @@ def _train(args: argparse.Namespace, w: World, device: torch.device, t0: float, 
         return 0
     print(history.table())
     x_dev = x.to(device)
-    z = embed_minibatches(model, x_dev, nfn)
+    z = embed_all(model, nfn, x_dev, world=World()) if isinstance(nfn, NeighborhoodTable) else \
+        embed_minibatches(model, x_dev, nfn)
     held_out = {"val": split.val_pairs, "test": split.test_pairs}
     if args.eval_pairs is not None:  # the same seeded subset for every recommender
         held_out = {k: v[torch.randperm(len(v), generator=torch.Generator().manual_seed(seed))[:args.eval_pairs]]
@@ -300,10 +301,20 @@ def _experiment_from_info(info: dict, num_neighbors: int) -> Experiment:
     dataset = info.get("dataset")
     if not dataset:
         raise ValueError("the run records no dataset: it was not written by `python -m pinsage_edu train` or `main`")
-    kw = {} if dataset == "synthetic" else {"min_rating": info.get("min_rating", 4.0)}
-    return Experiment.load(dataset, num_neighbors=num_neighbors, num_walks=info.get("num_walks", 200),
-                           num_traversals=info.get("num_traversals", 3), val_fraction=info.get("val_fraction", 0.1),
-                           test_fraction=info.get("test_fraction", 0.1), seed=info.get("seed", 0), **kw)
+    if dataset == "synthetic":  # the generator's sizes, as recorded
+        from inspect import signature
+
+        from .data import synthetic_pins_boards
+        kw = {k: v for k, v in info.items() if k in signature(synthetic_pins_boards).parameters and k != "seed"}
+    else:
+        kw = {"min_rating": info.get("min_rating", 4.0)}
+    exp = Experiment.load(dataset, num_neighbors=num_neighbors, num_walks=info.get("num_walks", 200),
+                          num_traversals=info.get("num_traversals", 3), val_fraction=info.get("val_fraction", 0.1),
+                          test_fraction=info.get("test_fraction", 0.1), seed=info.get("seed", 0), **kw)
+    if "num_items" in info and info["num_items"] != exp.graph.num_items:
+        raise ValueError(f"the run was made on {info['num_items']:,} items of {dataset!r} but loading it again gives "
+                         f"{exp.graph.num_items:,}: the data changed since")
+    return exp
 
 
 def embed(args: argparse.Namespace) -> int:

@@ -109,16 +109,18 @@ def popularity_recommendations(item_degrees: torch.Tensor, queries: torch.Tensor
 
 
 def target_ranks(embeddings: torch.Tensor, queries: torch.Tensor, targets: torch.Tensor, *,
-                 exclude_query: bool = True, chunk_size: int = 1024) -> torch.Tensor:
+                 exclude_query: bool = True, chunk_size: int | None = None) -> torch.Tensor:
     """LongTensor [P]: the rank (1 = best) of ``targets[p]`` among all items by dot product with ``queries[p]``.
 
     Rank = 1 + the number of items scoring strictly higher than the target (ties count in the
     target's favour); the query itself is skipped when ``exclude_query``. Queries are scored in
-    chunks, so memory stays at ``chunk_size × num_items`` scores.
+    chunks, so memory stays at ``chunk_size × num_items`` scores (default: about 2²⁴ scores).
     """
     if embeddings.dim() != 2:
         raise ValueError(f"embeddings must be [num_items, d], got shape {tuple(embeddings.shape)}")
     n = embeddings.shape[0]
+    if chunk_size is None:
+        chunk_size = max(1, (1 << 24) // max(n, 1))
     q = torch.as_tensor(queries, device=embeddings.device).long().reshape(-1)
     t = torch.as_tensor(targets, device=embeddings.device).long().reshape(-1)
     if q.numel() != t.numel():
@@ -457,7 +459,7 @@ class Experiment:
         feats = item_features(ds, split.graph, seed=seed)
         table = NeighborhoodTable.build(split.graph, num_neighbors, num_walks=num_walks,
                                         num_traversals=num_traversals, generator=seed)
-        info = {"dataset": dataset if isinstance(dataset, str) else ds.name, **load_kwargs,
+        info = {"dataset": dataset if isinstance(dataset, str) else ds.name, "num_items": ds.num_items, **load_kwargs,
                 "val_fraction": val_fraction, "test_fraction": test_fraction, "seed": seed,
                 "num_neighbors": num_neighbors, "num_walks": num_walks, "num_traversals": num_traversals}
         return cls(ds.name, split, feats, table, list(ds.items.titles), seed, info,

@@ -115,12 +115,15 @@ class LSHIndex:
     from it in one of its p least certain bits (smallest |projection|) — multi-probe LSH, which buys
     recall with fewer tables. Memory: the codes and sorted orders, 2 × L × N longs.
 
-    Embeddings are expected to be roughly unit vectors (the planes pass through the origin, so
-    only directions matter; the exact re-scoring uses the dot product).
+    The planes pass through the origin, so only directions matter; the exact re-scoring uses the
+    dot product. Trained embeddings often all lean one way (a mean vector far from 0: every pair has
+    a positive cosine), which puts most items on the same side of most planes and into a few huge
+    buckets. ``center=True`` hashes ``v − mean`` instead, so the planes pass through the middle of
+    the cloud; the candidates are still scored with the original vectors.
     """
 
     def __init__(self, embeddings: torch.Tensor, *, num_tables: int = 16, num_bits: int = 12, probes: int = 0,
-                 generator: torch.Generator | int | None = 0, chunk_size: int = 256):
+                 center: bool = False, generator: torch.Generator | int | None = 0, chunk_size: int = 256):
         self.embeddings = e = _check_embeddings(embeddings)
         for name, v, lo, hi in (("num_tables", num_tables, 1, 1 << 12), ("num_bits", num_bits, 1, 62),
                                 ("probes", probes, 0, 62), ("chunk_size", chunk_size, 1, 1 << 30)):
@@ -133,6 +136,7 @@ class LSHIndex:
             0 if generator is None else int(generator))
         # the planes are drawn on the CPU, so an index is the same on every device for one seed
         self.planes = torch.randn(e.shape[1], num_tables * num_bits, generator=gen).to(e.device, e.dtype)
+        self.center = e.mean(0) if center and e.shape[0] else torch.zeros(e.shape[1], dtype=e.dtype, device=e.device)
         self.powers = (2 ** torch.arange(num_bits, device=e.device, dtype=torch.long))
         codes = self._codes(e)  # [N, L]
         self.sorted_codes, self.order = torch.sort(codes.T.contiguous(), dim=1, stable=True)  # [L, N] each
@@ -141,7 +145,7 @@ class LSHIndex:
         return int(self.embeddings.shape[0])
 
     def _project(self, v: torch.Tensor) -> torch.Tensor:
-        return (v @ self.planes).view(v.shape[0], self.num_tables, self.num_bits)
+        return ((v - self.center) @ self.planes).view(v.shape[0], self.num_tables, self.num_bits)
 
     def _codes(self, v: torch.Tensor) -> torch.Tensor:
         out = torch.empty((v.shape[0], self.num_tables), dtype=torch.long, device=v.device)

@@ -49,10 +49,10 @@ from .checkpoint import CheckpointError, load_checkpoint, rng_state, save_checkp
 from .distributed import World, parameter_checksum, world
 from .evaluate import hit_rate, mrr_scale, scaled_mrr, target_ranks
 from .graph import BipartiteGraph
-from .inference import embed_minibatches
+from .inference import embed_all, embed_minibatches
 from .knn import exact_top_k
 from .loss import LossResult, cross_entropy_loss, max_margin_loss
-from .minibatch import Blocks, NeighborhoodFn, sample_blocks
+from .minibatch import Blocks, NeighborhoodFn, NeighborhoodTable, sample_blocks
 from .model import PinSage
 from .negatives import (curriculum, hard_negative_band, hard_negatives, pair_keys, shared_negative_mask,
                         shared_negatives)
@@ -536,9 +536,16 @@ class TrainHistory:
 def evaluate_pairs(model: PinSage, features: torch.Tensor, neighborhood_fn: NeighborhoodFn, pairs: Any, *,
                    k: int = 10, scale: int | None = None, batch_size: int = 1024) -> tuple[float, float]:
     """(hit-rate@k, scaled MRR) of the model on ``pairs`` (q, i): i among q's k nearest items by dot
-    product, and the mean of 1 / ⌈rank(i) / scale⌉ (``scale`` None: :func:`~pinsage_edu.evaluate.mrr_scale`)."""
+    product, and the mean of 1 / ⌈rank(i) / scale⌉ (``scale`` None: :func:`~pinsage_edu.evaluate.mrr_scale`).
+
+    With a :class:`~pinsage_edu.minibatch.NeighborhoodTable` every item is embedded layer by layer
+    (:func:`~pinsage_edu.inference.embed_all`, in this process alone); with fresh walks, by minibatches.
+    """
     p = _check_pairs("pairs", pairs, features.shape[0])
-    z = embed_minibatches(model, features, neighborhood_fn, batch_size=batch_size)
+    if isinstance(neighborhood_fn, NeighborhoodTable):
+        z = embed_all(model, neighborhood_fn, features, world=World())
+    else:
+        z = embed_minibatches(model, features, neighborhood_fn, batch_size=batch_size)
     q, t = p[:, 0].to(z.device), p[:, 1].to(z.device)
     ids, _ = exact_top_k(z, q, k)
     ranks = target_ranks(z, q, t)

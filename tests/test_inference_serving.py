@@ -445,3 +445,29 @@ def test_embed_command_single_and_two_torchrun_ranks_agree(tmp_path):
     assert a.model_hash == b.model_hash and a.item_ids == b.item_ids
     missing = _run([sys.executable, "-m", "pinsage_edu", "embed", "--run-dir", str(tmp_path / "nothing")])
     assert missing.returncode == 1 and "holds no run" in missing.stderr
+
+
+def test_lsh_center_spreads_embeddings_that_lean_one_way():
+    e = torch.nn.functional.normalize(_clustered(2000, noise=0.05) + 3.0, dim=1)  # every pair has cosine > 0.99
+    q = torch.arange(0, 2000, 17)
+    exact, _ = exact_top_k(e, q, 10)
+    plain = LSHIndex(e, num_tables=4, num_bits=10, generator=0)
+    centred = LSHIndex(e, num_tables=4, num_bits=10, center=True, generator=0)
+    assert int(centred.bucket_sizes().max()) < int(plain.bucket_sizes().max()) / 2
+    assert int(plain.bucket_sizes().max()) == 2000  # all in one bucket: LSH degenerates into exact search
+    ids, s = LSHIndex(e, num_tables=8, num_bits=10, probes=2, center=True, generator=0).search(q, 10)
+    assert recall_at_k(ids, exact) > 0.9
+    found = ids >= 0
+    torch.testing.assert_close(s[found], (e[q].unsqueeze(1) * e[ids.clamp_min(0)]).sum(-1)[found])  # original vectors
+
+
+def test_experiment_records_what_rebuilds_it(tmp_path):
+    from pinsage_edu.cli import _experiment_from_info
+
+    exp = Experiment.load("synthetic", num_pins=300, num_boards=60, num_edges=2000, num_neighbors=4, seed=2)
+    assert exp.info["num_pins"] == 300 and exp.info["num_items"] == 300 and exp.info["seed"] == 2
+    again = _experiment_from_info(exp.info, 4)
+    assert again.graph.num_items == 300 and torch.equal(again.split.test_pairs, exp.split.test_pairs)
+    assert torch.equal(again.table.table.ids, exp.table.table.ids)
+    with pytest.raises(ValueError, match="made on 301 items"):
+        _experiment_from_info({**exp.info, "num_items": 301}, 4)
