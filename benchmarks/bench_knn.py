@@ -30,7 +30,7 @@ import torch
 from pinsage_edu.inference import load_embeddings
 from pinsage_edu.knn import FaissIndex, LSHIndex, exact_top_k, faiss_available, recall_at_k
 
-SETTINGS = [(8, 16, 0), (16, 16, 0), (16, 16, 2), (16, 14, 2), (24, 14, 2), (32, 16, 4)]
+SETTINGS = [(8, 16, 0), (16, 16, 0), (16, 16, 2), (16, 16, 4), (24, 16, 2), (32, 16, 2), (16, 14, 2), (32, 16, 4)]
 
 
 def emit(**kw) -> None:
