@@ -22,10 +22,11 @@ m = 128, d = 64 unless ``--preset paper``; training does not change the cost). T
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import torch
+
+from _common import SYNTHETIC_SIZES, emit, sync
 
 from pinsage_edu import synthetic_pins_boards
 from pinsage_edu.features import item_features
@@ -33,20 +34,9 @@ from pinsage_edu.inference import computation_counts, embed_all, embed_minibatch
 from pinsage_edu.minibatch import NeighborhoodTable
 from pinsage_edu.model import PinSage, PinSageConfig
 
-SIZES = {
-    "10k": dict(num_pins=10_000, num_boards=5_000, num_edges=200_000),
-    "100k": dict(num_pins=100_000, num_boards=50_000, num_edges=2_000_000),
-    "1m": dict(num_pins=1_000_000, num_boards=500_000, num_edges=20_000_000),
-}
+SIZES = SYNTHETIC_SIZES
 
 
-def emit(**kw) -> None:
-    print(json.dumps(kw), flush=True)
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def main() -> None:

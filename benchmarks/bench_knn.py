@@ -22,10 +22,11 @@ structured embeddings do. ``--queries`` items are looked up, k = 10, the query i
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import torch
+
+from _common import emit, sync
 
 from pinsage_edu.inference import load_embeddings
 from pinsage_edu.knn import FaissIndex, LSHIndex, exact_top_k, faiss_available, recall_at_k
@@ -33,13 +34,6 @@ from pinsage_edu.knn import FaissIndex, LSHIndex, exact_top_k, faiss_available, 
 SETTINGS = [(8, 16, 0), (16, 16, 0), (16, 16, 2), (16, 16, 4), (24, 16, 2), (32, 16, 2), (16, 14, 2), (32, 16, 4)]
 
 
-def emit(**kw) -> None:
-    print(json.dumps(kw), flush=True)
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def main() -> None:

@@ -27,12 +27,13 @@ comparison the loss makes (the paper's "7.5 billion training examples" counts pa
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import time
 
 import torch
+
+from _common import SYNTHETIC_SIZES, emit, sync
 
 from pinsage_edu import synthetic_pins_boards
 from pinsage_edu.features import item_features
@@ -40,19 +41,9 @@ from pinsage_edu.minibatch import NeighborhoodSampler, NeighborhoodTable
 from pinsage_edu.model import PinSage, PinSageConfig
 from pinsage_edu.train import TrainConfig, Trainer
 
-SIZES = {
-    "100k": dict(num_pins=100_000, num_boards=50_000, num_edges=2_000_000),
-    "1m": dict(num_pins=1_000_000, num_boards=500_000, num_edges=20_000_000),
-}
+SIZES = {k: SYNTHETIC_SIZES[k] for k in ("100k", "1m")}
 
 
-def emit(**fields: object) -> None:
-    print(json.dumps(fields), flush=True)
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def main() -> None:

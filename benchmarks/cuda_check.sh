@@ -14,3 +14,6 @@ nvidia-smi --query-gpu=name,memory.total --format=csv || true
 "$PY" benchmarks/bench_train.py --device cuda --steps 20 2>&1 | tee "$out/bench_train_cuda_cpu_workers.jsonl"
 "$PY" benchmarks/bench_train.py --device cuda --steps 20 --sampling device --neighborhoods walks 2>&1 \
     | tee "$out/bench_train_cuda_device_sampling.jsonl"
+# §3.4: layer-wise inference on the GPU (the test above checks it equals the CPU's), and kNN search
+"$PY" benchmarks/bench_inference.py --device cuda --sizes 100k 1m 2>&1 | tee "$out/bench_inference_cuda.jsonl"
+"$PY" benchmarks/bench_knn.py --device cuda 2>&1 | tee "$out/bench_knn_cuda.jsonl"

@@ -315,3 +315,21 @@ def plot_ppr_convergence(num_walks: Sequence[int], distances: Sequence[float], o
         ax.grid(True, alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def diagram_box(ax, x0: float, y0: float, w: float, h: float, text: str, color: str, fontsize: int = 9) -> None:
+    """A rounded box with centred text at (x0, y0) of size w × h: a step in the notebooks' diagrams."""
+    from matplotlib.patches import FancyBboxPatch
+
+    ax.add_patch(FancyBboxPatch((x0, y0), w, h, boxstyle="round,pad=0.02,rounding_size=0.08", fc=color, ec="k", lw=1))
+    ax.text(x0 + w / 2, y0 + h / 2, text, ha="center", va="center", fontsize=fontsize)
+
+
+def diagram_arrow(ax, a: tuple[float, float], b: tuple[float, float], text: str = "", color: str = "k",
+                  text_offset: float = 0.12) -> None:
+    """An arrow from a to b, labelled with ``text`` just above its middle."""
+    from matplotlib.patches import FancyArrowPatch
+
+    ax.add_patch(FancyArrowPatch(a, b, arrowstyle="-|>", mutation_scale=14, lw=1.3, color=color))
+    if text:
+        ax.text((a[0] + b[0]) / 2, (a[1] + b[1]) / 2 + text_offset, text, ha="center", fontsize=8, color=color)

@@ -471,3 +471,21 @@ def test_experiment_records_what_rebuilds_it(tmp_path):
     assert torch.equal(again.table.table.ids, exp.table.table.ids)
     with pytest.raises(ValueError, match="made on 301 items"):
         _experiment_from_info({**exp.info, "num_items": 301}, 4)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_layerwise_inference_and_search_match_the_cpu(ml):
+    _, _, x, table = ml
+    torch.manual_seed(0)
+    model = PinSage(PinSageConfig.classroom(x.shape[1]))
+    cpu = embed_all(model, table, x)
+    gpu = embed_all(model.to("cuda"), table.to("cuda"), x, storage_device="cpu")  # features stay on the CPU
+    torch.testing.assert_close(gpu, cpu, atol=1e-4, rtol=1e-4)
+    e = _clustered(4000)
+    q = torch.arange(0, 4000, 9)
+    ids_c, _ = exact_top_k(e, q, 10)
+    ids_g, _ = exact_top_k(e.cuda(), q.cuda(), 10)
+    assert recall_at_k(ids_g.cpu(), ids_c) > 0.99
+    lsh_c, _ = LSHIndex(e, num_tables=8, num_bits=8, probes=2).search(q, 10)
+    lsh_g, _ = LSHIndex(e.cuda(), num_tables=8, num_bits=8, probes=2).search(q.cuda(), 10)
+    assert recall_at_k(lsh_g.cpu(), lsh_c) > 0.98  # the same planes (drawn on the CPU) on both devices

@@ -25,11 +25,12 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import torch
 from IPython.display import display
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch
+from matplotlib.patches import FancyBboxPatch, Patch
 from matplotlib.ticker import FuncFormatter, LogLocator
 
 import pinsage_edu
 from pinsage_edu import exercises, load_dataset
+from pinsage_edu.viz import diagram_arrow as arrow, diagram_box as box
 from pinsage_edu.checkpoint import load_checkpoint
 from pinsage_edu.features import item_features
 from pinsage_edu.minibatch import NeighborhoodSampler, NeighborhoodTable
@@ -464,17 +465,6 @@ assert resumed.step_loss == straight.step_loss and len(resumed.epochs) == 2
 # without ever sending weights.
 
 # %%
-def box(ax, x0, y0, w, h, text, color, fontsize=9):
-    ax.add_patch(FancyBboxPatch((x0, y0), w, h, boxstyle="round,pad=0.02,rounding_size=0.08", fc=color, ec="k", lw=1))
-    ax.text(x0 + w / 2, y0 + h / 2, text, ha="center", va="center", fontsize=fontsize)
-
-
-def arrow(ax, a, b, text="", color="k"):
-    ax.add_patch(FancyArrowPatch(a, b, arrowstyle="-|>", mutation_scale=14, lw=1.3, color=color))
-    if text:
-        ax.text((a[0] + b[0]) / 2, (a[1] + b[1]) / 2 + 0.12, text, ha="center", fontsize=8, color=color)
-
-
 fig, ax = plt.subplots(figsize=(15, 5.2))
 ax.set(xlim=(0, 15.2), ylim=(-0.2, 5.2))
 ax.axis("off")

@@ -24,7 +24,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import torch
 from IPython.display import display
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+from matplotlib.patches import FancyBboxPatch
 
 import pinsage_edu
 from pinsage_edu import exercises, widgets
@@ -40,6 +40,7 @@ from pinsage_edu.model import PinSage, PinSageConfig
 from pinsage_edu.train import TrainConfig
 from pinsage_edu.utils import seed_everything
 from pinsage_edu.walks import pixie_recommend
+from pinsage_edu.viz import diagram_arrow as arrow, diagram_box as box
 
 seed_everything(0)
 print(f"pinsage_edu {pinsage_edu.__version__} · torch {torch.__version__} · {os.cpu_count()} CPU cores · "
@@ -195,17 +196,6 @@ assert int(recomputed.sum()) == counts.get(B, computation_counts(exp.table, K, B
 # > collections, and every layer maps items to items. The three steps are the same either way.
 
 # %%
-def box(ax, x0, y0, w, h, text, color, fontsize=9):
-    ax.add_patch(FancyBboxPatch((x0, y0), w, h, boxstyle="round,pad=0.02,rounding_size=0.08", fc=color, ec="k", lw=1))
-    ax.text(x0 + w / 2, y0 + h / 2, text, ha="center", va="center", fontsize=fontsize)
-
-
-def arrow(ax, a, b, text="", color="k"):
-    ax.add_patch(FancyArrowPatch(a, b, arrowstyle="-|>", mutation_scale=14, lw=1.3, color=color))
-    if text:
-        ax.text((a[0] + b[0]) / 2, (a[1] + b[1]) / 2 + 0.15, text, ha="center", fontsize=8, color=color)
-
-
 fig, ax = plt.subplots(figsize=(16, 5.6))
 ax.set(xlim=(0, 16.4), ylim=(-0.4, 5.6))
 ax.axis("off")
