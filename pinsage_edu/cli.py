@@ -272,9 +272,11 @@ def main_job(args: argparse.Namespace, *, min_rating: float, val_fraction: float
         print(r)
     by = {m.name: m for m in rows}
     pin = by["PinSage"].hit_rate
-    beaten = [m.name for m in rows if m.name not in ("PinSage", *(v.name for v in ABLATIONS)) and m.hit_rate >= pin]
-    print("PinSage's hit-rate@10 is above every baseline" if not beaten else
-          f"PinSage's hit-rate@10 ({100 * pin:.2f}%) is not above: {', '.join(beaten)}")
+    base = [m for m in rows if m.name not in {v.name for v in ABLATIONS}]
+    above = [m.name for m in base if m.hit_rate < pin]
+    not_above = [m.name for m in base if m.hit_rate >= pin]
+    print(f"PinSage's hit-rate@10 ({100 * pin:.2f}%) is above {', '.join(above) or 'no baseline'}"
+          + (f"; not above {', '.join(not_above)}" if not_above else " — every baseline"))
     results = {"dataset": exp.name, "info": exp.info, "epochs": args.epochs, "pairs": "test",
                "rows": [{"name": m.name, "hit_rate": m.hit_rate, "stderr": m.stderr(), "mrr": m.mrr, "k": m.k,
                          "mrr_scale": m.scale, "kurtosis": m.kurtosis, "num_pairs": m.num_pairs,
