@@ -25,6 +25,7 @@ import re
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -147,7 +148,8 @@ def _train(args: argparse.Namespace, w: World, device: torch.device, t0: float, 
                           "it, or choose another --out")
     if args.resume and not (out / "run.json").exists():
         raise RunDirError(f"{out} holds no run to resume (no run.json)")
-    ds = load_dataset(dataset, min_rating=min_rating)
+    # the synthetic graph is drawn with the run's seed, as Experiment.load (and so `embed`) draws it
+    ds = load_dataset(dataset, seed=seed) if dataset == "synthetic" else load_dataset(dataset, min_rating=min_rating)
     split = ds.split(val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
     graph = split.graph
     x = item_features(ds, split.graph, seed=seed).x
@@ -217,6 +219,19 @@ def _train(args: argparse.Namespace, w: World, device: torch.device, t0: float, 
     return 0
 
 
+def _device(flag: str, value: str) -> torch.device:
+    """``torch.device(value)``, or a ValueError naming the flag (and CUDA's absence)."""
+    try:
+        dev = torch.device(value)
+    except RuntimeError:
+        raise ValueError(f"{flag} must be cpu, cuda or cuda:N, got {value!r}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{flag} {value}: CUDA is not available on this machine")
+    return dev
+
+
+RUN_FILES = ("results.json", "embeddings.pt", "table.txt", "run.json", "last.pt")
+
 EXAMPLE_TITLES = ("Matrix, The (1999)", "Toy Story (1995)", "Godfather, The (1972)")
 
 
@@ -228,12 +243,11 @@ def main_job(args: argparse.Namespace, *, min_rating: float, val_fraction: float
 
     t0 = time.perf_counter()
     dataset = (args.dataset or ["ml-latest-small"])[0]
-    device = torch.device(args.device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {args.device}: CUDA is not available on this machine")
+    device = _device("--device", args.device)
     out = Path(args.out) if args.out else Path("runs") / f"main-{time.strftime('%Y%m%d-%H%M%S')}"
-    if (out / "pinsage" / "last.pt").exists():
-        raise RunDirError(f"{out} already holds a main-job run; nothing was overwritten. Choose another --out")
+    held = [f for f in RUN_FILES if (out / f).exists()] + (["pinsage/"] if (out / "pinsage").exists() else [])
+    if held:
+        raise RunDirError(f"{out} already holds a run ({', '.join(held)}); nothing was overwritten. Choose another --out")
     load_kw = {} if dataset == "synthetic" else {"min_rating": min_rating}
     exp = Experiment.load(dataset, num_neighbors=args.num_neighbors, val_fraction=val_fraction,
                           test_fraction=test_fraction, seed=seed, **load_kw)
@@ -253,7 +267,8 @@ def main_job(args: argparse.Namespace, *, min_rating: float, val_fraction: float
         trained.append(tv)
     pinsage = trained[-1]
     emb = ItemEmbeddings(pinsage.embeddings.cpu(), [_plain(i) for i in _raw_ids(exp)], model_hash(pinsage.model),
-                         pinsage.model.config.to_dict(), exp.titles, {**exp.info, "run": str(out / "pinsage")})
+                         pinsage.model.config.to_dict(), exp.titles,
+                         {**exp.info, "run": str(out / "pinsage"), "weights": "final (after the last epoch)"})
     save_embeddings(emb, out / "embeddings.pt")
     print("-- evaluating every method on the held-out test pairs")
     recs = [*exp.baselines(), *(tv.recommender() for tv in trained)]
@@ -266,8 +281,8 @@ def main_job(args: argparse.Namespace, *, min_rating: float, val_fraction: float
         if exp.titles and any(title.casefold() in t.casefold() for t in exp.titles):
             r = recommend(index, title, 5, titles=exp.titles)
         else:  # another dataset: the three most connected items
-            r = recommend(index, int(torch.argsort(exp.graph.item_degrees, descending=True)[len(examples)]), 5,
-                          titles=exp.titles or None)
+            top = torch.argsort(exp.graph.item_degrees, descending=True)
+            r = recommend(index, int(top[len(examples) % top.numel()]), 5, titles=exp.titles or None)
         examples.append(r)
         print(r)
     by = {m.name: m for m in rows}
@@ -329,6 +344,12 @@ def embed(args: argparse.Namespace) -> int:
     if not ckpt.exists():
         raise RunDirError(f"{run} has no {ckpt.name} checkpoint yet")
     info = json.loads((run / "run.json").read_text(encoding="utf-8")).get("run", {})
+    out = Path(args.out) if args.out else run / f"embeddings-{ckpt.stem}.pt"
+    if out.exists() and not args.force:
+        raise RunDirError(f"{out} exists; nothing was overwritten (pass --force to replace it, or --out)")
+    _device("--device", args.device)
+    if args.storage_device is not None:
+        _device("--storage-device", args.storage_device)
     w, device = init_distributed(args.device)
     try:
         state = load_checkpoint(ckpt)
@@ -341,7 +362,6 @@ def embed(args: argparse.Namespace) -> int:
                       storage_device=args.storage_device, world=w, shard_dir=args.shard_dir)
         seconds = time.perf_counter() - t1
         if w.is_main:
-            out = Path(args.out) if args.out else run / "embeddings.pt"
             emb = ItemEmbeddings(z.cpu(), [_plain(i) for i in _raw_ids(exp)], model_hash(model), config.to_dict(),
                                  exp.titles, {**exp.info, "run": str(run), "checkpoint": ckpt.name})
             save_embeddings(emb, out)
@@ -356,10 +376,12 @@ def embed(args: argparse.Namespace) -> int:
 def recommend_cmd(args: argparse.Namespace) -> int:
     """Nearest neighbours of one item from an embeddings file."""
     emb = load_embeddings(args.embeddings)
-    kwargs = {"num_tables": args.tables, "num_bits": args.bits, "probes": args.probes} if args.method == "lsh" else {}
+    kwargs = {"num_tables": args.tables, "num_bits": args.bits, "probes": args.probes,
+              "center": not args.no_center} if args.method == "lsh" else {}
+    if (args.item is None) == (args.id is None):
+        raise ValueError("give exactly one of --item TITLE or --id N")
     index = build_index(emb.vectors, args.method, **kwargs)
-    item: int | str = int(args.item) if args.item.isdigit() else args.item
-    print(recommend(index, item, args.k, titles=emb.titles or None))
+    print(recommend(index, args.item if args.item is not None else args.id, args.k, titles=emb.titles or None))
     return 0
 
 
@@ -377,6 +399,18 @@ def evaluate_cmd(args: argparse.Namespace) -> int:
         write_json_atomic([{"name": m.name, "hit_rate": m.hit_rate, "mrr": m.mrr, "k": m.k, "mrr_scale": m.scale,
                             "kurtosis": m.kurtosis, "num_pairs": m.num_pairs} for m in rows], args.json)
     return 0
+
+
+def _subcommand_given(argv: list[str], choices: Any) -> bool:
+    """Whether a sub-command follows the top-level options (each of which takes one value)."""
+    i = 0
+    while i < len(argv):
+        if argv[i] in choices:
+            return True
+        if not argv[i].startswith("-"):
+            return False
+        i += 1 if "=" in argv[i] else 2
+    return False
 
 
 def _data_options(p: argparse.ArgumentParser, *, defaults: bool) -> None:
@@ -480,7 +514,8 @@ def main(argv: list[str] | None = None) -> int:
     em = sub.add_parser("embed", help="every item's embedding from a run's checkpoint, layer by layer (§3.4); "
                                       "sharded across ranks under torchrun")
     em.add_argument("--run-dir", "--from", dest="run", required=True, help="a run folder written by `train` (or main's runs/…/pinsage)")
-    em.add_argument("--out", default=None, help="embeddings file (default RUN/embeddings.pt)")
+    em.add_argument("--out", default=None, help="embeddings file (default RUN/embeddings-best.pt or -last.pt)")
+    em.add_argument("--force", action="store_true", help="replace an existing embeddings file")
     em.add_argument("--last", action="store_true", help="use last.pt instead of best.pt")
     em.add_argument("--device", default="cpu", help="cpu or cuda (under torchrun: each rank's GPU)")
     em.add_argument("--chunk-size", type=int, default=8192, help="items per chunk of each layer")
@@ -490,12 +525,15 @@ def main(argv: list[str] | None = None) -> int:
                          "instead of an all-gather")
     rc = sub.add_parser("recommend", help="an item's nearest neighbours from an embeddings file")
     rc.add_argument("--embeddings", required=True, help="a file written by `embed` or `main`")
-    rc.add_argument("--item", required=True, help="an item id (dense) or part of a title")
+    rc.add_argument("--item", default=None, help="part of a title (the first match is used)")
+    rc.add_argument("--id", type=int, default=None, help="a dense item id (0 … N−1) instead of a title")
     rc.add_argument("-k", type=int, default=10)
     rc.add_argument("--method", choices=["exact", "lsh", "faiss"], default="exact")
     rc.add_argument("--tables", type=int, default=16, help="LSH: hash tables")
     rc.add_argument("--bits", type=int, default=12, help="LSH: bits per table")
     rc.add_argument("--probes", type=int, default=2, help="LSH: extra buckets probed per table")
+    rc.add_argument("--no-center", action="store_true",
+                    help="LSH: hash the raw vectors, not their offsets from the mean (see LSHIndex)")
     ev = sub.add_parser("evaluate", help="an embeddings file next to every baseline on its data's held-out pairs")
     ev.add_argument("--embeddings", required=True, help="a file written by `embed` or `main`")
     ev.add_argument("--pairs", choices=["test", "val"], default="test")
@@ -503,7 +541,9 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--pixie-steps", type=int, default=20_000)
     ev.add_argument("--json", default=None, help="also write the rows to this JSON file")
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not any(a in sub.choices for a in argv) and not any(a in ("-h", "--help") for a in argv):
+    # the first word that is not an option or an option's value names the sub-command
+    if not (argv and argv[0] in sub.choices) and not _subcommand_given(argv, sub.choices) \
+            and not any(a in ("-h", "--help") for a in argv):
         argv = ["main", *argv]  # no sub-command: the main job (options before it still apply)
     args = parser.parse_args(argv)
     data = dict(min_rating=args.min_rating, val_fraction=args.val_fraction, test_fraction=args.test_fraction,

@@ -112,8 +112,9 @@ def target_ranks(embeddings: torch.Tensor, queries: torch.Tensor, targets: torch
                  exclude_query: bool = True, chunk_size: int | None = None) -> torch.Tensor:
     """LongTensor [P]: the rank (1 = best) of ``targets[p]`` among all items by dot product with ``queries[p]``.
 
-    Rank = 1 + the number of items scoring strictly higher than the target (ties count in the
-    target's favour); the query itself is skipped when ``exclude_query``. Queries are scored in
+    Rank = 1 + the number of items scoring higher than the target, or as high with a smaller id
+    (the order of :func:`~pinsage_edu.knn.exact_top_k` and :func:`score_ranks`, so a collapsed model
+    whose items all score alike gets no credit); the query itself is skipped when ``exclude_query``. Queries are scored in
     chunks, so memory stays at ``chunk_size × num_items`` scores (default: about 2²⁴ scores).
     """
     if embeddings.dim() != 2:
@@ -133,7 +134,8 @@ def target_ranks(embeddings: torch.Tensor, queries: torch.Tensor, targets: torch
         qc, tc = q[lo:lo + chunk_size], t[lo:lo + chunk_size]
         scores = embeddings.index_select(0, qc) @ embeddings.T  # [c, N]
         own = scores.gather(1, tc.unsqueeze(1))
-        better = scores > own
+        ids = torch.arange(n, device=scores.device).unsqueeze(0)
+        better = (scores > own) | ((scores == own) & (ids < tc.unsqueeze(1)))
         if exclude_query:
             better[torch.arange(qc.numel(), device=qc.device), qc] = False
         out.append(1 + better.sum(1))
@@ -237,7 +239,8 @@ class PixieRecommender:
     def scores(self, queries: torch.Tensor) -> torch.Tensor:
         g = self.graph
         q = queries.to(g.device)
-        res = pixie_recommend_batch(g, q, k=self.num_items, num_steps=self.num_steps,
+        # at most num_steps items can be visited: a longer list would only be padding
+        res = pixie_recommend_batch(g, q, k=max(1, min(self.num_items, self.num_steps)), num_steps=self.num_steps,
                                     generator=self.seed, **self.kwargs)
         out = torch.zeros((q.numel(), self.num_items), dtype=torch.float32, device=g.device)
         rows = torch.arange(q.numel(), device=g.device).unsqueeze(1).expand_as(res.ids)
@@ -255,10 +258,31 @@ class ItemKNNRecommender:
         self.graph, self.num_items = graph, graph.num_items
         self.norm = graph.item_degrees.float().sqrt().clamp_min(1e-12)
 
-    def scores(self, queries: torch.Tensor) -> torch.Tensor:
-        """Two hops, vectorised: every (query, collection of the query, item of that collection) adds 1."""
+    def scores(self, queries: torch.Tensor, *, budget: int = 1 << 24) -> torch.Tensor:
+        """Two hops, vectorised: every (query, collection of the query, item of that collection) adds 1.
+
+        Queries are expanded a few at a time so that at most about ``budget`` two-hop entries exist at
+        once (a popular item's two hops can hold millions)."""
         g = self.graph
         q = queries.to(g.device)
+        out = torch.empty((q.numel(), self.num_items), dtype=torch.float32, device=g.device)
+        # two-hop size of each query: the sizes of its collections, summed
+        deg = g.item_degrees.index_select(0, q)
+        colls = g.item_indices.index_select(0, _ranges(g.item_indptr.index_select(0, q), g.item_indptr.index_select(0, q + 1)))
+        hop2 = torch.zeros(q.numel(), dtype=torch.long, device=g.device).index_add_(
+            0, torch.repeat_interleave(torch.arange(q.numel(), device=g.device), deg), g.collection_degrees.index_select(0, colls))
+        ends = torch.cumsum(hop2 + self.num_items, 0).cpu()  # each row also costs its N scores
+        lo = 0
+        while lo < q.numel():
+            base = int(ends[lo - 1]) if lo else 0
+            hi = max(lo + 1, int(torch.searchsorted(ends, base + budget, right=True)))
+            out[lo:hi] = self._overlap(q[lo:hi])
+            lo = hi
+        return (out / self.norm.unsqueeze(0) / self.norm.index_select(0, q).unsqueeze(1)).to(queries.device)
+
+    def _overlap(self, q: torch.Tensor) -> torch.Tensor:
+        """[Q, N]: how many collections each query shares with each item."""
+        g = self.graph
         deg = g.item_degrees.index_select(0, q)
         rows = torch.repeat_interleave(torch.arange(q.numel(), device=g.device), deg)
         colls = g.item_indices.index_select(0, _ranges(g.item_indptr.index_select(0, q), g.item_indptr.index_select(0, q + 1)))
@@ -268,8 +292,7 @@ class ItemKNNRecommender:
                                                        g.coll_indptr.index_select(0, colls + 1)))
         overlap = torch.zeros(q.numel() * self.num_items, dtype=torch.float32, device=g.device)
         overlap.index_add_(0, rows * self.num_items + items, torch.ones(items.numel(), device=g.device))
-        overlap = overlap.view(q.numel(), self.num_items)  # [Q, N] shared collections
-        return (overlap / self.norm.unsqueeze(0) / self.norm.index_select(0, q).unsqueeze(1)).to(queries.device)
+        return overlap.view(q.numel(), self.num_items)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -336,6 +359,8 @@ def evaluate_recommender(rec: Recommender, pairs: Any, *, k: int = 10, scale: in
     at a time (memory: chunk_size × N scores). ``scale`` None: :func:`mrr_scale` of the catalogue."""
     if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
         raise ValueError(f"k must be a positive integer, got {k!r}")
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size <= 0:
+        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
     p = _pairs(pairs, rec.num_items)
     scale = mrr_scale(rec.num_items) if scale is None else scale
     t0 = time.perf_counter()

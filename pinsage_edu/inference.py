@@ -184,9 +184,10 @@ def _exchange(rows: torch.Tensor, total: int, w: World, shard_dir: Path | None, 
     if not w.distributed:
         return rows
     if shard_dir is None:
-        if rows.device.type == "cpu" or torch.distributed.get_backend() == "nccl":
-            return w.all_gather_rows(rows, total)
-        return w.all_gather_rows(rows.cpu(), total).to(rows.device)
+        # NCCL gathers GPU tensors only, gloo CPU tensors only: the rows travel on the backend's device
+        on = torch.device("cuda", torch.cuda.current_device()) if torch.distributed.get_backend() == "nccl" \
+            else torch.device("cpu")
+        return w.all_gather_rows(rows.to(on), total).to(rows.device)
     save_checkpoint({"rows": rows.cpu()}, shard_dir / f"{name}-rank{w.rank}.pt")
     w.barrier()
     out = torch.cat([load_checkpoint(shard_dir / f"{name}-rank{r}.pt")["rows"] for r in range(w.size)])

@@ -62,7 +62,9 @@ def exact_top_k(embeddings: torch.Tensor, queries: Any, k: int = 10, *, exclude_
     ``embeddings`` [N, d] (unit vectors make the dot product a cosine); ``queries`` item ids [Q].
     ``exclude_query`` leaves the query out of its own list. Queries are scored ``chunk_size`` at a
     time (default: about 2²⁴ scores per chunk). Equal scores within the list are ordered by item id;
-    rows are padded with id −1 and score −inf when fewer than k items qualify.
+    rows are padded with id −1 and score −inf when fewer than k items qualify. The list is exactly the
+    first k items in the order (score descending, id ascending), ties at the cut included, so that
+    :func:`~pinsage_edu.evaluate.score_ranks` ≤ k exactly for the items listed.
     """
     if embeddings.dim() != 2:
         raise ValueError(f"embeddings must be [num_items, d], got shape {tuple(embeddings.shape)}")
@@ -83,10 +85,15 @@ def exact_top_k(embeddings: torch.Tensor, queries: Any, k: int = 10, *, exclude_
         s = embeddings.index_select(0, qq) @ embeddings.T  # [chunk, N]
         if exclude_query:
             s[torch.arange(qq.numel(), device=s.device), qq] = float("-inf")
-        # stable descending sort of the top candidates: equal scores keep increasing item id
-        top_s, top_i = torch.topk(s, k_eff, dim=1)
-        order = torch.sort(top_i, dim=1).indices
-        top_s, top_i = top_s.gather(1, order), top_i.gather(1, order)
+        # topk picks arbitrarily among items tied at the k-th score: take every item above that score,
+        # then the tied ones with the smallest ids, so the list is the first k of (score ↓, id ↑)
+        kth = torch.topk(s, k_eff, dim=1).values[:, -1:]
+        above = s > kth
+        tied = s == kth
+        need = k_eff - above.sum(1, keepdim=True)
+        chosen = above | (tied & (torch.cumsum(tied, 1) <= need))
+        top_i = torch.nonzero(chosen)[:, 1].view(-1, k_eff)  # row-major: each row's ids increasing
+        top_s = s.gather(1, top_i)
         o2 = torch.sort(top_s, dim=1, descending=True, stable=True).indices
         scores[lo:lo + chunk_size, :k_eff] = top_s.gather(1, o2)
         ids[lo:lo + chunk_size, :k_eff] = top_i.gather(1, o2)
@@ -156,6 +163,8 @@ class LSHIndex:
 
     def bucket_sizes(self) -> torch.Tensor:
         """LongTensor [L, 2ᵇ]: how many items each bucket of each table holds (for diagnostics)."""
+        if self.num_bits > 24:
+            raise ValueError(f"2^{self.num_bits} buckets per table are too many to count densely")
         return torch.stack([torch.bincount(c, minlength=1 << self.num_bits) for c in self.sorted_codes])
 
     def candidates(self, queries: Any) -> tuple[torch.Tensor, torch.Tensor]:

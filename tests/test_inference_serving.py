@@ -422,7 +422,10 @@ def test_main_job_end_to_end_then_recommend_and_evaluate(tmp_path):
     assert rows["PinSage"]["hit_rate"] == pytest.approx(main_rows["PinSage"]["hit_rate"])
     assert rows["item-kNN CF"]["hit_rate"] == pytest.approx(main_rows["item-kNN CF"]["hit_rate"])
     again = _run([sys.executable, "-m", "pinsage_edu", "--epochs", "1", "--out", str(out)])
-    assert again.returncode == 1 and "already holds" in again.stderr
+    assert again.returncode == 1 and "already holds a run" in again.stderr
+    by_id = _run([sys.executable, "-m", "pinsage_edu", "recommend", "--embeddings", str(out / "embeddings.pt"),
+                  "--id", "0", "-k", "3"])
+    assert by_id.returncode == 0 and by_id.stdout.startswith("nearest to Toy Story (1995) (item 0)")
     bad = _run([sys.executable, "-m", "pinsage_edu", "recommend", "--embeddings", str(out / "embeddings.pt"),
                 "--item", "zzz no such film"])
     assert bad.returncode == 1 and "no item title contains 'zzz no such film'" in bad.stderr
@@ -445,6 +448,11 @@ def test_embed_command_single_and_two_torchrun_ranks_agree(tmp_path):
     assert a.model_hash == b.model_hash and a.item_ids == b.item_ids
     missing = _run([sys.executable, "-m", "pinsage_edu", "embed", "--run-dir", str(tmp_path / "nothing")])
     assert missing.returncode == 1 and "holds no run" in missing.stderr
+    again = _run([sys.executable, "-m", "pinsage_edu", "embed", "--run-dir", str(run), "--out", str(tmp_path / "one.pt")])
+    assert again.returncode == 1 and "nothing was overwritten" in again.stderr
+    assert load_embeddings(tmp_path / "one.pt").model_hash == a.model_hash
+    default = _run([sys.executable, "-m", "pinsage_edu", "embed", "--run-dir", str(run), "--last"])
+    assert default.returncode == 0 and (run / "embeddings-last.pt").exists()
 
 
 def test_lsh_center_spreads_embeddings_that_lean_one_way():
@@ -489,3 +497,41 @@ def test_cuda_layerwise_inference_and_search_match_the_cpu(ml):
     lsh_c, _ = LSHIndex(e, num_tables=8, num_bits=8, probes=2).search(q, 10)
     lsh_g, _ = LSHIndex(e.cuda(), num_tables=8, num_bits=8, probes=2).search(q.cuda(), 10)
     assert recall_at_k(lsh_g.cpu(), lsh_c) > 0.98  # the same planes (drawn on the CPU) on both devices
+
+
+def test_exact_top_k_takes_the_smallest_ids_among_ties_at_the_cut():
+    g = torch.Generator().manual_seed(0)
+    e = torch.randint(0, 3, (200, 2), generator=g).float()  # few distinct scores: ties everywhere
+    q = torch.arange(0, 200, 3)
+    ids, _ = exact_top_k(e, q, 5, chunk_size=7)
+    s = e[q] @ e.T
+    for j in range(q.numel()):
+        ranks = score_ranks(s, q, torch.full((q.numel(),), 0))  # warm: shapes only
+        order = sorted((i for i in range(200) if i != int(q[j])), key=lambda i: (-float(s[j, i]), i))
+        assert ids[j].tolist() == order[:5]
+    assert ranks.shape == (q.numel(),)
+
+
+def test_target_ranks_break_ties_by_id_so_a_collapsed_model_gets_no_credit():
+    from pinsage_edu.evaluate import target_ranks
+    z = torch.ones(50, 4) / 2
+    ranks = target_ranks(z, torch.zeros(49, dtype=torch.long), torch.arange(1, 50))
+    assert ranks.tolist() == list(range(1, 50))
+    rec = evaluate_recommender(EmbeddingRecommender("flat", z), torch.stack([torch.zeros(49, dtype=torch.long),
+                                                                             torch.arange(1, 50)], 1), k=10)
+    assert rec.ranks.tolist() == ranks.tolist()
+
+
+def test_item_knn_splits_big_two_hop_expansions():
+    g = _toy_graph()
+    rec = ItemKNNRecommender(g)
+    q = torch.tensor([0, 1, 2, 3, 4, 5])
+    torch.testing.assert_close(rec.scores(q, budget=1), rec.scores(q))
+
+
+def test_cli_sub_command_detection_and_flag_errors(tmp_path):
+    from pinsage_edu import cli
+    assert cli._subcommand_given(["--seed", "3", "summary"], {"summary"})
+    assert not cli._subcommand_given(["--out", "summary"], {"summary"})  # a value, not the sub-command
+    assert cli.main(["--device", "gpu", "--out", str(tmp_path / "x")]) == 1
+    assert cli.main(["recommend", "--embeddings", str(tmp_path / "none.pt")]) == 1

@@ -450,8 +450,8 @@ else:
 RUN = "runs/books-gpu"
 print(f"python -m pinsage_edu train --dataset goodbooks --preset paper --device cuda --workers 4 --out {RUN}")
 print(f"python -m pinsage_edu embed --run-dir {RUN} --device cuda")
-print(f"python -m pinsage_edu recommend --embeddings {RUN}/embeddings.pt --item 'The Hobbit' -k 10 --method lsh")
-print(f"python -m pinsage_edu evaluate --embeddings {RUN}/embeddings.pt --pairs test")
+print(f"python -m pinsage_edu recommend --embeddings {RUN}/embeddings-best.pt --item 'The Hobbit' -k 10 --method lsh")
+print(f"python -m pinsage_edu evaluate --embeddings {RUN}/embeddings-best.pt --pairs test")
 
 # %% [markdown]
 # **Several GPUs on one machine.** The same command under `torchrun`, one process (*rank*) per GPU.
