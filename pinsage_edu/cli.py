@@ -98,8 +98,12 @@ def train(args: argparse.Namespace, *, min_rating: float, val_fraction: float, t
         raise ValueError(f"--device must be cpu, cuda or cuda:N, got {args.device!r}") from None
     w, device = init_distributed(args.device)
     try:
-        return _train(args, w, device, t0, min_rating=min_rating, val_fraction=val_fraction,
-                      test_fraction=test_fraction, seed=seed)
+        rc = _train(args, w, device, t0, min_rating=min_rating, val_fraction=val_fraction,
+                    test_fraction=test_fraction, seed=seed)
+        # leave together: a rank that tears its process group down while rank 0 still evaluates and
+        # writes can abort in gloo's threads ("terminate called without an active exception")
+        w.barrier()
+        return rc
     finally:
         close_distributed()
 
@@ -368,6 +372,7 @@ def embed(args: argparse.Namespace) -> int:
             print(f"embedded {z.shape[0]:,} items × {z.shape[1]} layer by layer in {seconds:.2f} s on {w.size} "
                   f"process{'es' if w.size > 1 else ''} ({device}); model {emb.model_hash} → {out} "
                   f"(the whole command {time.perf_counter() - t0:.1f} s)")
+        w.barrier()  # leave together (see train)
     finally:
         close_distributed()
     return 0
