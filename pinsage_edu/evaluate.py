@@ -53,7 +53,7 @@ __all__ = ["hits", "hit_rate", "popularity_recommendations", "target_ranks", "sc
            "ItemKNNRecommender", "content_baselines", "Metrics", "score_ranks", "evaluate_recommender", "compare",
            "similarity_distribution", "kurtosis", "similarity_kurtosis", "Variant", "ABLATIONS", "Experiment",
            "TrainedVariant", "train_variant", "ablation_table", "RuntimeRow", "runtime_by_batch_size",
-           "runtime_by_neighbors", "format_table", "PAPER"]
+           "runtime_by_neighbors", "format_table", "format_runtime_table", "PAPER"]
 
 # ---------------------------------------------------------------------------------------------------
 # The paper's figures (§4; PAPER.md)
@@ -650,3 +650,36 @@ def runtime_by_neighbors(exp: Experiment, neighbors: Sequence[int] = (5, 10, 20)
         e = exp.with_neighbors(T)
         rows.append(_runtime_row("T", T, train_variant(e, variant, config=config, device=device), e, k))
     return rows
+
+
+def format_runtime_table(rows: Sequence[RuntimeRow]) -> str:
+    """A runtime sweep as plain text next to the paper's table for the same setting: Table 3 (batch
+    size: ms per iteration, iterations, hours) or Table 4 (T: hit-rate, MRR, hours). The paper's
+    settings we did not run get a row of their own."""
+    if not rows:
+        return "(no rows)"
+    setting = rows[0].setting
+    if setting == "batch size":
+        paper, name = PAPER["table3"], "Table 3 (mean-pooling-hard)"
+        head_p = f"{'ms/iter':>8} {'iterations':>10} {'hours':>6}"
+
+        def cells(p: tuple) -> str:
+            return f"{p[0]:>8,} {p[1]:>10,} {p[2]:>6.1f}"
+    else:
+        paper, name = PAPER["table4"], "Table 4 (PinSage)"
+        head_p = f"{'hit@500':>8} {'MRR':>5} {'hours':>6}"
+
+        def cells(p: tuple) -> str:
+            return f"{p[0]:>8.0%} {p[1]:>5.2f} {p[2]:>6}"
+    k = f"{setting[:6]:>6}"
+    lines = [f"{name + ' analogue':<56} │ the paper",
+             f"{k} {'ms/iter':>8} {'iters':>6} {'seconds':>8} {'hit@10':>7} {'MRR':>7} {'best':>4} │ {head_p}"]
+    for r in rows:
+        p = paper.get(r.value)
+        lines.append(f"{r.value:>6} {r.ms_per_iteration:>8.0f} {r.iterations:>6} {r.seconds:>8.2f} {r.hit_rate:>7.2%} "
+                     f"{r.mrr:>7.4f} {r.best_epoch:>4} │ " + (cells(p) if p else ""))
+    ran = {r.value for r in rows}
+    for v, p in paper.items():
+        if v not in ran:
+            lines.append(f"{v:>6} {'':>8} {'':>6} {'':>8} {'':>7} {'':>7} {'':>4} │ {cells(p)}")
+    return "\n".join(lines)

@@ -19,7 +19,7 @@ from pinsage_edu.checkpoint import CheckpointError
 from pinsage_edu.distributed import World, shard_range
 from pinsage_edu.evaluate import (ABLATIONS, ContentRecommender, EmbeddingRecommender, Experiment, ItemKNNRecommender,
                                   PixieRecommender, PopularityRecommender, Variant, ablation_table, compare,
-                                  content_baselines, evaluate_recommender, format_table, kurtosis,
+                                  content_baselines, evaluate_recommender, format_runtime_table, format_table, kurtosis,
                                   runtime_by_batch_size, runtime_by_neighbors, scaled_mrr, score_ranks,
                                   similarity_distribution, similarity_kurtosis)
 from pinsage_edu.features import ItemFeatures
@@ -382,8 +382,11 @@ def test_runtime_tables_on_a_tiny_graph(tiny_exp):
     rows = runtime_by_batch_size(tiny_exp, (32, 64), config=cfg)
     assert [r.value for r in rows] == [32, 64] and all(r.ms_per_iteration > 0 for r in rows)
     assert all(1 <= r.best_epoch <= 2 and r.iterations in (2, 4) for r in rows)
+    text = format_runtime_table(rows)
+    assert "Table 3" in text and "390,000" in text and text.count("\n") == 1 + 2 + 4  # ours, then the paper's 4
     rows = runtime_by_neighbors(tiny_exp, (3, 5), config=cfg)
     assert [r.value for r in rows] == [3, 5] and all(r.seconds > 0 and 0 <= r.hit_rate <= 1 for r in rows)
+    assert "Table 4" in format_runtime_table(rows) and "67%" in format_runtime_table(rows)
 
 
 def test_variant_overrides_must_be_known(tiny_exp):

@@ -25,8 +25,9 @@ import torch
 import pinsage_edu
 from pinsage_edu import exercises, load_dataset
 from pinsage_edu.evaluate import (ABLATIONS, PAPER, Experiment, ItemKNNRecommender, ablation_table, compare,
-                                  content_baselines, evaluate_recommender, format_table, kurtosis, mrr_scale,
-                                  runtime_by_batch_size, runtime_by_neighbors, scaled_mrr, similarity_distribution)
+                                  content_baselines, evaluate_recommender, format_runtime_table, format_table,
+                                  kurtosis, mrr_scale, runtime_by_batch_size, runtime_by_neighbors, scaled_mrr,
+                                  similarity_distribution)
 from pinsage_edu.knn import exact_top_k
 from pinsage_edu.train import TrainConfig
 from pinsage_edu.utils import seed_everything
@@ -427,25 +428,9 @@ by_T = runtime_by_neighbors(exp, neighbors=PRESET["neighbors"], config=rt_config
 # NBVAL_IGNORE_OUTPUT
 # Timings depend on the machine and its load: printed, and only robust facts asserted below.
 t3, t4 = PAPER["table3"], PAPER["table4"]
-print("Table 3 analogue (mean-pooling-hard)            │ the paper")
-print(f"{'batch':>6} {'ms/iter':>8} {'iters':>6} {'seconds':>8} {'hit@10':>7} │ {'ms/iter':>8} {'iterations':>10} {'hours':>6}")
-for r in by_batch:
-    p = t3.get(r.value)
-    paper_txt = f"{p[0]:>8,} {p[1]:>10,} {p[2]:>6.1f}" if p else ""
-    print(f"{r.value:>6} {r.ms_per_iteration:>8.0f} {r.iterations:>6} {r.seconds:>8.2f} {r.hit_rate:>7.2%} │ {paper_txt}")
-for b in t3:
-    if b not in PRESET["runtime_batches"]:
-        print(f"{b:>6} {'':>8} {'':>6} {'':>8} {'':>7} │ {t3[b][0]:>8,} {t3[b][1]:>10,} {t3[b][2]:>6.1f}")
+print(format_runtime_table(by_batch))
 print()
-print("Table 4 analogue (PinSage)                      │ the paper")
-print(f"{'T':>6} {'ms/iter':>8} {'hit@10':>7} {'MRR':>7} {'seconds':>8} │ {'hit@500':>8} {'MRR':>5} {'hours':>6}")
-for r in by_T:
-    p = t4.get(r.value)
-    paper_txt = f"{p[0]:>8.0%} {p[1]:>5.2f} {p[2]:>6}" if p else ""
-    print(f"{r.value:>6} {r.ms_per_iteration:>8.0f} {r.hit_rate:>7.2%} {r.mrr:>7.4f} {r.seconds:>8.2f} │ {paper_txt}")
-for T in t4:
-    if T not in PRESET["neighbors"]:
-        print(f"{T:>6} {'':>8} {'':>7} {'':>7} {'':>8} │ {t4[T][0]:>8.0%} {t4[T][1]:>5.2f} {t4[T][2]:>6}")
+print(format_runtime_table(by_T))
 b_lo, b_hi = by_batch[0], by_batch[-1]
 print(f"\nms per iteration, batch {b_hi.value} vs {b_lo.value}: {b_hi.ms_per_iteration / b_lo.ms_per_iteration:.1f}× "
       f"for {b_hi.value // b_lo.value}× the pairs (the paper, 4096 vs 512: {t3[4096][0] / t3[512][0]:.1f}× for 8×)")
