@@ -24,6 +24,7 @@ import os
 import re
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ import torch
 from .checkpoint import CheckpointError, load_checkpoint, write_json_atomic
 from .data import SHIPPED, DataError, load_dataset
 from .distributed import World, close_distributed, init_distributed
-from .evaluate import (ABLATIONS, EmbeddingRecommender, Experiment, compare, format_table, hit_rate,
+from .evaluate import (ABLATIONS, EmbeddingRecommender, Experiment, Variant, compare, format_table, hit_rate,
                        popularity_recommendations, train_variant)
 from .features import item_features
 from .inference import ItemEmbeddings, embed_all, embed_minibatches, load_embeddings, model_hash, save_embeddings
@@ -239,6 +240,41 @@ RUN_FILES = ("results.json", "embeddings.pt", "table.txt", "run.json", "last.pt"
 EXAMPLE_TITLES = ("Matrix, The (1999)", "Toy Story (1995)", "Godfather, The (1972)")
 
 
+@dataclass(frozen=True)
+class MainJobDefaults:
+    """The main job's settings, chosen on the **validation** pairs of ml-latest-small and goodbooks
+    (README, "How the main job's settings were chosen"); each is a flag of ``main``.
+
+    * ``lr`` 3·10⁻³ (the library's 10⁻³ is still climbing after 10 epochs);
+    * ``max_hard`` 0: on these small catalogues the PPR band of hard negatives is full of the query's
+      true related items, so hard negatives lower the hit-rate (notebook 09 measures it);
+    * ``collection_dim`` 256: the item's train-graph collections as a feature group (inductive);
+    * ``epoch_pairs``: an epoch sees at most this many train pairs (goodbooks has 782k);
+    * ``val_pairs`` / ``test_pairs``: validation each epoch, and the final table, on at most this many
+      pairs (a seeded sample; goodbooks has 91k of each, and Pixie walks for every query);
+    * the embeddings are those of the best validation epoch.
+    """
+
+    epochs: int = 10
+    lr: float = 3e-3
+    max_hard: int = 0
+    collection_dim: int = 256
+    epoch_pairs: int = 100_000
+    val_pairs: int = 5_000
+    test_pairs: int = 10_000
+
+
+MAIN = MainJobDefaults()
+
+
+def _sample_pairs(pairs: torch.Tensor, at_most: int | None, seed: int) -> torch.Tensor:
+    """At most ``at_most`` of ``pairs``, a seeded sample kept in order (all of them if fewer)."""
+    if at_most is None or at_most <= 0 or len(pairs) <= at_most:
+        return pairs
+    pick = torch.randperm(len(pairs), generator=torch.Generator().manual_seed(seed))[:at_most]
+    return pairs[torch.sort(pick).values]
+
+
 def main_job(args: argparse.Namespace, *, min_rating: float, val_fraction: float, test_fraction: float,
              seed: int) -> int:
     """Train PinSage, embed every item, evaluate against every baseline, print the table and three
@@ -252,34 +288,54 @@ def main_job(args: argparse.Namespace, *, min_rating: float, val_fraction: float
     held = [f for f in RUN_FILES if (out / f).exists()] + (["pinsage/"] if (out / "pinsage").exists() else [])
     if held:
         raise RunDirError(f"{out} already holds a run ({', '.join(held)}); nothing was overwritten. Choose another --out")
+    for flag, v in (("--epochs", args.epochs), ("--collection-dim", args.collection_dim + 1),
+                    ("--test-pairs", args.test_pairs + 1), ("--max-hard", args.max_hard + 1)):
+        if v <= 0:
+            raise ValueError(f"{flag} must be {'>= 1' if flag == '--epochs' else '>= 0'}, got {v if flag == '--epochs' else v - 1}")
     load_kw = {} if dataset == "synthetic" else {"min_rating": min_rating}
     exp = Experiment.load(dataset, num_neighbors=args.num_neighbors, val_fraction=val_fraction,
-                          test_fraction=test_fraction, seed=seed, **load_kw)
+                          test_fraction=test_fraction, seed=seed, collection_dim=args.collection_dim, **load_kw)
+    test_pairs = _sample_pairs(exp.split.test_pairs, args.test_pairs, seed)
     print(f"== {exp.name}: {exp.graph.num_items:,} items, {len(exp.split.train_pairs):,} train pairs, "
-          f"{len(exp.split.test_pairs):,} test pairs · features {exp.x.shape[1]} · T = {exp.table.num_neighbors}")
+          f"{len(test_pairs):,} test pairs"
+          + (f" (a seeded sample of {len(exp.split.test_pairs):,})" if len(test_pairs) < len(exp.split.test_pairs) else "")
+          + f" · features {exp.x.shape[1]} ({', '.join(exp.features.names)}) · T = {exp.table.num_neighbors}")
     print(f"writing {out}/ (pinsage/ run folder, embeddings.pt, results.json, table.txt)")
-    tc = TrainConfig(epochs=args.epochs, max_steps_per_epoch=args.steps_per_epoch, eval_pairs=args.eval_pairs,
-                     seed=seed)
-    rungs = list(ABLATIONS) if args.ablation else [ABLATIONS[-1]]
+    steps = args.steps_per_epoch
+    if steps is None and len(exp.split.train_pairs) > MAIN.epoch_pairs:
+        steps = -(-MAIN.epoch_pairs // TrainConfig.batch_size)
+    tc = TrainConfig(epochs=args.epochs, lr=args.lr, max_hard_negatives=args.max_hard, max_steps_per_epoch=steps,
+                     eval_pairs=args.eval_pairs if args.eval_pairs is not None else MAIN.val_pairs, seed=seed)
+    ids = {"id_embeddings": exp.graph.num_items} if args.id_embeddings else {}
+    pinsage = Variant("PinSage", {"pooling": "importance"})
+    rungs = [*ABLATIONS[:-1], pinsage, Variant("PinSage + hard negatives", {"pooling": "importance"}, hard=True)] \
+        if args.ablation else [pinsage]
+    kind = "transductive: + id embeddings" if ids else "inductive: features + neighbourhood"
+    print(f"-- PinSage: importance pooling, {kind}, "
+          + (f"up to {args.max_hard} hard negatives per query (curriculum)" if args.max_hard else
+             "shared negatives only (--max-hard N adds hard negatives)")
+          + f"; lr {args.lr:g}, {args.epochs} epochs" + (f" of {steps} steps" if steps else "")
+          + "; the best validation epoch is embedded")
     trained = []
     for v in rungs:
         print(f"-- training {v.name} ({args.epochs} epochs, classroom model) on {device}")
         tv = train_variant(exp, v, config=tc, device=device, progress=not args.no_progress,
-                           out_dir=out / ("pinsage" if v.name == "PinSage" else v.name))
+                           out_dir=out / ("pinsage" if v is pinsage else v.name.replace(" ", "-").replace("+", "plus")),
+                           **ids)
         print(tv.history.table())
-        print(f"   ({tv.seconds:.1f} s)")
+        print(f"   ({tv.seconds:.1f} s; embedded: epoch {tv.epoch})")
         trained.append(tv)
-    pinsage = trained[-1]
-    emb = ItemEmbeddings(pinsage.embeddings.cpu(), [_plain(i) for i in _raw_ids(exp)], model_hash(pinsage.model),
-                         pinsage.model.config.to_dict(), exp.titles,
-                         {**exp.info, "run": str(out / "pinsage"), "weights": "final (after the last epoch)"})
+    main_tv = next(tv for tv in trained if tv.variant is pinsage)
+    emb = ItemEmbeddings(main_tv.embeddings.cpu(), [_plain(i) for i in _raw_ids(exp)], model_hash(main_tv.model),
+                         main_tv.model.config.to_dict(), exp.titles,
+                         {**exp.info, "run": str(out / "pinsage"), "weights": f"best validation epoch ({main_tv.epoch})"})
     save_embeddings(emb, out / "embeddings.pt")
     print("-- evaluating every method on the held-out test pairs")
     recs = [*exp.baselines(), *(tv.recommender() for tv in trained)]
-    rows = compare(recs, exp.split.test_pairs, k=10, seed=seed)
+    rows = compare(recs, test_pairs, k=10, seed=seed)
     table = format_table(rows, title=f"{exp.name}: hit-rate@10 and MRR on the test pairs (paper: hit@500 among ~5M)")
     print(table)
-    index = build_index(pinsage.embeddings)
+    index = build_index(main_tv.embeddings)
     examples = []
     for title in EXAMPLE_TITLES:
         if exp.titles and any(title.casefold() in t.casefold() for t in exp.titles):
@@ -291,12 +347,13 @@ def main_job(args: argparse.Namespace, *, min_rating: float, val_fraction: float
         print(r)
     by = {m.name: m for m in rows}
     pin = by["PinSage"].hit_rate
-    base = [m for m in rows if m.name not in {v.name for v in ABLATIONS}]
+    base = [m for m in rows if m.name not in {v.name for v in rungs}]
     above = [m.name for m in base if m.hit_rate < pin]
     not_above = [m.name for m in base if m.hit_rate >= pin]
     print(f"PinSage's hit-rate@10 ({100 * pin:.2f}%) is above {', '.join(above) or 'no baseline'}"
           + (f"; not above {', '.join(not_above)}" if not_above else " — every baseline"))
     results = {"dataset": exp.name, "info": exp.info, "epochs": args.epochs, "pairs": "test",
+               "config": {"train": tc.to_dict(), "model": main_tv.model.config.to_dict(), "embedded_epoch": main_tv.epoch},
                "rows": [{"name": m.name, "hit_rate": m.hit_rate, "stderr": m.stderr(), "mrr": m.mrr, "k": m.k,
                          "mrr_scale": m.scale, "kurtosis": m.kurtosis, "num_pairs": m.num_pairs,
                          "seconds": m.seconds} for m in rows],
@@ -331,7 +388,8 @@ def _experiment_from_info(info: dict, num_neighbors: int) -> Experiment:
         kw = {"min_rating": info.get("min_rating", 4.0)}
     exp = Experiment.load(dataset, num_neighbors=num_neighbors, num_walks=info.get("num_walks", 200),
                           num_traversals=info.get("num_traversals", 3), val_fraction=info.get("val_fraction", 0.1),
-                          test_fraction=info.get("test_fraction", 0.1), seed=info.get("seed", 0), **kw)
+                          test_fraction=info.get("test_fraction", 0.1), seed=info.get("seed", 0),
+                          collection_dim=info.get("collection_dim", 0), **kw)
     if "num_items" in info and info["num_items"] != exp.graph.num_items:
         raise ValueError(f"the run was made on {info['num_items']:,} items of {dataset!r} but loading it again gives "
                          f"{exp.graph.num_items:,}: the data changed since")
@@ -442,9 +500,19 @@ def main(argv: list[str] | None = None) -> int:
     _data_options(mj, defaults=False)
     mj.add_argument("--out", default=None, help="folder to write (default runs/main-TIME)")
     mj.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
-    mj.add_argument("--epochs", type=int, default=10)
+    mj.add_argument("--epochs", type=int, default=MAIN.epochs)
     mj.add_argument("--steps-per-epoch", type=int, default=None, help="cap the steps of each epoch")
-    mj.add_argument("--eval-pairs", type=int, default=None, help="validate each epoch on at most this many pairs")
+    mj.add_argument("--eval-pairs", type=int, default=None,
+                    help=f"validate each epoch on at most this many pairs (default {MAIN.val_pairs:,})")
+    mj.add_argument("--test-pairs", type=int, default=MAIN.test_pairs,
+                    help="evaluate the table on at most this many test pairs, a seeded sample (0: all)")
+    mj.add_argument("--lr", type=float, default=MAIN.lr, help="peak learning rate")
+    mj.add_argument("--max-hard", type=int, default=MAIN.max_hard,
+                    help="hard negatives per query, curriculum cap (0: shared negatives only)")
+    mj.add_argument("--collection-dim", type=int, default=MAIN.collection_dim,
+                    help="width of the item's train-graph collections feature group (0: none)")
+    mj.add_argument("--id-embeddings", action="store_true",
+                    help="add a learned vector per item id (transductive: cannot embed items unseen in training)")
     mj.add_argument("-T", "--num-neighbors", type=int, default=10, help="neighbourhood size T")
     mj.add_argument("--ablation", action="store_true",
                     help="also train Table 1's other rungs (max, mean, mean-xent, mean-hard pooling)")

@@ -52,6 +52,7 @@ __all__ = ["hits", "hit_rate", "popularity_recommendations", "target_ranks", "sc
            "Recommender", "EmbeddingRecommender", "ContentRecommender", "PopularityRecommender", "PixieRecommender",
            "ItemKNNRecommender", "content_baselines", "Metrics", "score_ranks", "evaluate_recommender", "compare",
            "similarity_distribution", "kurtosis", "similarity_kurtosis", "Variant", "ABLATIONS", "Experiment",
+           "hold_out_items",
            "TrainedVariant", "train_variant", "ablation_table", "RuntimeRow", "runtime_by_batch_size",
            "runtime_by_neighbors", "format_table", "format_runtime_table", "PAPER"]
 
@@ -431,18 +432,30 @@ class Variant:
     name: str
     model: dict[str, Any] = field(default_factory=dict)
     train: dict[str, Any] = field(default_factory=dict)
+    hard: bool = False  # hard negatives: the config's curriculum, or the paper's cap of 6 if it has none
 
+    def config(self, base: "TrainConfig") -> "TrainConfig":
+        """The training config of this rung: ``base`` with the rung's overrides."""
+        tc = replace(base, **self.train)
+        if self.hard and tc.max_hard_negatives == 0:
+            tc = replace(tc, max_hard_negatives=PAPER_MAX_HARD)
+        return tc
+
+
+PAPER_MAX_HARD = 6
+"""The curriculum's cap on hard negatives per query in the paper (§3.3)."""
 
 ABLATIONS: tuple[Variant, ...] = (
     Variant("max-pooling", {"pooling": "max"}, {"max_hard_negatives": 0}),
     Variant("mean-pooling", {"pooling": "mean"}, {"max_hard_negatives": 0}),
     Variant("mean-pooling-xent", {"pooling": "mean"}, {"max_hard_negatives": 0, "loss": "xent"}),
-    Variant("mean-pooling-hard", {"pooling": "mean"}, {}),
-    Variant("PinSage", {"pooling": "importance"}, {}),
+    Variant("mean-pooling-hard", {"pooling": "mean"}, hard=True),
+    Variant("PinSage", {"pooling": "importance"}, hard=True),
 )
 """Table 1's rungs, in the paper's order. All use the same importance-sampled neighbourhoods (top-T by
 visit count); they differ in the pooling γ, the loss, and whether the curriculum of hard negatives
-is used. PinSage = importance pooling + hard negatives (the training config's own curriculum)."""
+is used. PinSage = importance pooling + hard negatives (the training config's own curriculum, or the
+paper's cap of 6 when the config has none)."""
 
 
 @dataclass
@@ -470,7 +483,7 @@ class Experiment:
     @classmethod
     def load(cls, dataset: "str | Dataset" = "ml-latest-small", *, num_neighbors: int = 10, num_walks: int = 200,
              num_traversals: int = 3, val_fraction: float = 0.1, test_fraction: float = 0.1, seed: int = 0,
-             **load_kwargs: Any) -> "Experiment":
+             collection_dim: int = 0, **load_kwargs: Any) -> "Experiment":
         """Load (or take) a dataset, split it, featurise it and build its neighbourhood table. ``seed``
         seeds the split, the features and the walks (and, for ``"synthetic"``, the graph itself)."""
         from .data import Dataset, load_dataset
@@ -481,14 +494,27 @@ class Experiment:
         else:
             ds = load_dataset(dataset, **load_kwargs)
         split = ds.split(val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
-        feats = item_features(ds, split.graph, seed=seed)
+        feats = item_features(ds, split.graph, seed=seed, collection_dim=collection_dim)
         table = NeighborhoodTable.build(split.graph, num_neighbors, num_walks=num_walks,
                                         num_traversals=num_traversals, generator=seed)
         info = {"dataset": dataset if isinstance(dataset, str) else ds.name, "num_items": ds.num_items, **load_kwargs,
                 "val_fraction": val_fraction, "test_fraction": test_fraction, "seed": seed,
-                "num_neighbors": num_neighbors, "num_walks": num_walks, "num_traversals": num_traversals}
+                "num_neighbors": num_neighbors, "num_walks": num_walks, "num_traversals": num_traversals,
+                "collection_dim": collection_dim}
         return cls(ds.name, split, feats, table, list(ds.items.titles), seed, info,
                    [i.item() if hasattr(i, "item") else i for i in ds.items.raw_ids])
+
+    def seen_items(self, num_seen: int) -> "Experiment":
+        """This experiment restricted to items ``0 … num_seen − 1`` (:meth:`Split.seen_items`): train a
+        model here, then embed every item with the full experiment's table and features — the items
+        ``num_seen …`` were never in training (see :func:`hold_out_items`)."""
+        split = self.split.seen_items(num_seen)
+        feats = ItemFeatures(self.features.x[:num_seen], self.features.groups)
+        walks = {"num_walks": self.info.get("num_walks", 200), "num_traversals": self.info.get("num_traversals", 3)}
+        table = NeighborhoodTable.build(split.graph, self.table.num_neighbors, generator=self.seed, **walks)
+        return replace(self, split=split, features=feats, table=table, titles=self.titles[:num_seen],
+                       raw_ids=self.raw_ids[:num_seen] if self.raw_ids is not None else None,
+                       info={**self.info, "num_seen": num_seen})
 
     def with_neighbors(self, num_neighbors: int, **walk_kwargs: Any) -> "Experiment":
         """The same data with a neighbourhood table of another T."""
@@ -503,6 +529,29 @@ class Experiment:
                 *content_baselines(self.features), ItemKNNRecommender(self.graph)]
 
 
+def hold_out_items(dataset: "str | Dataset", fraction: float = 0.1, *, seed: int = 0, num_neighbors: int = 10,
+                   collection_dim: int = 0, **load_kwargs: Any) -> tuple[Experiment, Experiment]:
+    """The inductive test: ``(full, seen)``. A seeded ``fraction`` of the items (among those with
+    train edges) is renumbered to the end; ``seen = full.seen_items(n)`` trains without them (no edge,
+    pair or feature row of theirs), and ``full`` holds every item — the new ones with their features
+    and train-graph edges, as pins saved after training. An inductive model trained on ``seen`` embeds
+    ``full``'s items with ``embed_all(model, full.table, full.x)``; a transductive one (id embeddings)
+    refuses the new ids. Evaluate on ``full``'s test pairs whose answer is a new item
+    (``pairs[:, 1] >= seen.graph.num_items``)."""
+    from .data import Dataset, load_dataset
+    if not 0 < fraction < 1:
+        raise ValueError(f"fraction must be in (0, 1), got {fraction}")
+    ds = dataset if isinstance(dataset, Dataset) else load_dataset(
+        dataset, **({"seed": seed, **load_kwargs} if dataset == "synthetic" else load_kwargs))
+    base = ds.split(seed=seed).graph
+    candidates = torch.nonzero(base.item_degrees > 0).squeeze(1)
+    g = torch.Generator().manual_seed(seed)
+    chosen = candidates[torch.randperm(candidates.numel(), generator=g)[: max(1, round(fraction * candidates.numel()))]]
+    full = Experiment.load(ds.with_items_last(torch.sort(chosen).values), seed=seed, num_neighbors=num_neighbors,
+                           collection_dim=collection_dim)
+    return full, full.seen_items(ds.num_items - chosen.numel())
+
+
 @dataclass
 class TrainedVariant:
     """A trained ablation rung: its model, training history, every item's embedding and the seconds
@@ -513,6 +562,7 @@ class TrainedVariant:
     history: "TrainHistory"
     embeddings: torch.Tensor
     seconds: float
+    epoch: int = 0  # the epoch whose weights were embedded
 
     @property
     def name(self) -> str:
@@ -524,16 +574,20 @@ class TrainedVariant:
 
 def train_variant(exp: Experiment, variant: Variant = ABLATIONS[-1], *, config: "TrainConfig | None" = None,
                   preset: str = "classroom", device: torch.device | str = "cpu", out_dir: Any = None,
-                  progress: bool = False, run_info: dict[str, Any] | None = None,
+                  progress: bool = False, run_info: dict[str, Any] | None = None, weights: str = "best",
                   **model_overrides: Any) -> TrainedVariant:
     """Train one rung on ``exp`` (its train pairs, validated on its val pairs) and embed every item
     layer by layer. ``config`` is the shared training config; the variant's overrides go on top.
     With ``out_dir`` the run is checkpointed there (``run.json`` records ``exp.info``, so
-    ``python -m pinsage_edu embed --run-dir OUT_DIR`` can rebuild the data)."""
-    from .train import TrainConfig, train_pinsage
+    ``python -m pinsage_edu embed --run-dir OUT_DIR`` can rebuild the data). ``weights="best"`` embeds
+    the weights of the best validation epoch (model selection on the val pairs), ``"last"`` the final
+    ones."""
+    from .train import TrainConfig, Trainer
+    if weights not in ("best", "last"):
+        raise ValueError(f"weights must be 'best' (the best validation epoch's) or 'last', got {weights!r}")
     if preset not in ("classroom", "paper"):
         raise ValueError(f"preset must be 'classroom' or 'paper', got {preset!r}")
-    tc = replace(config or TrainConfig(), **variant.train)
+    tc = variant.config(config or TrainConfig())
     make = PinSageConfig.paper if preset == "paper" else PinSageConfig.classroom
     mc = make(exp.x.shape[1], num_neighbors=exp.table.num_neighbors, **{**model_overrides, **variant.model})
     torch.manual_seed(tc.seed)
@@ -542,12 +596,14 @@ def train_variant(exp: Experiment, variant: Variant = ABLATIONS[-1], *, config: 
     table = exp.table.to(dev) if tc.sampling == "device" else exp.table
     graph = exp.graph.to(dev) if tc.sampling == "device" else exp.graph
     t0 = time.perf_counter()
-    history = train_pinsage(model, exp.x.to(dev), exp.split.train_pairs, table, config=tc, graph=graph,
-                            val_pairs=exp.split.val_pairs, out_dir=out_dir, progress=progress,
-                            run_info={**exp.info, "variant": variant.name, **(run_info or {})})
+    trainer = Trainer(model, exp.x.to(dev), exp.split.train_pairs, table, config=tc, graph=graph,
+                      val_pairs=exp.split.val_pairs, out_dir=out_dir, progress=progress,
+                      run_info={**exp.info, "variant": variant.name, **(run_info or {})})
+    history = trainer.fit()
     seconds = time.perf_counter() - t0
+    best_epoch = trainer.restore_best() if weights == "best" else None
     z = embed_all(model, exp.table.to(dev), exp.x.to(dev))
-    return TrainedVariant(variant, model, history, z, seconds)
+    return TrainedVariant(variant, model, history, z, seconds, best_epoch or len(history.epochs))
 
 
 def ablation_table(exp: Experiment, *, variants: Sequence[Variant] = ABLATIONS, config: "TrainConfig | None" = None,

@@ -11,6 +11,7 @@ with no downloaded model:
 | `genres`   | multi-hot                     | —                         | —                    |
 | `year`     | release year (+ missing flag) | publication year (+ flag) | —                    |
 | `language` | —                             | one-hot language code     | —                    |
+| `collections` | the item's users (opt-in) | the book's shelves (opt-in) | its boards (opt-in) |
 | `degree`   | log(1 + degree)               | log(1 + degree)           | log(1 + degree)      |
 
 Every column is standardised (mean 0, std 1 over items; constant columns become 0) and the result is
@@ -18,7 +19,12 @@ checked to be finite. The groups are named so that the content-only baselines of
 "Annot.", "Combined") can pick them: ``features.select("text")``, ``features.select("text", "genres")``.
 
 Goodbooks' text deliberately leaves out shelf names: shelves *are* that graph's collections, and a
-"content-only" baseline that read them would be a graph method in disguise. MovieLens tags are item
+"content-only" baseline that read them would be a graph method in disguise. With ``collection_dim > 0``
+PinSage gets the item's collections **in the train graph only** as a group of their own,
+`collections` (tf-idf over collections, randomly projected to ``collection_dim`` columns): for
+goodbooks what readers file the book under, for MovieLens who liked it. That is graph information,
+like the degree, so the content-only baselines never read it; an item new to the model still has it
+as soon as it has edges, so the model stays inductive. MovieLens tags are item
 content written by users at any time, some after a user's held-out likes; they describe the movie,
 not the user, so we keep them (pass ``groups`` without ``text`` to rule them out).
 """
@@ -36,7 +42,7 @@ import torch
 from .data import Dataset
 from .graph import BipartiteGraph
 
-__all__ = ["ItemFeatures", "item_features", "hashed_bag_of_words", "standardise", "tokenize"]
+__all__ = ["ItemFeatures", "item_features", "hashed_bag_of_words", "tfidf_projection", "standardise", "tokenize"]
 
 _TOKEN = re.compile(r"[^\W\d_]+", re.UNICODE)
 
@@ -125,15 +131,22 @@ def hashed_bag_of_words(
     key = row_ids * num_buckets + bucket_of_word[word_ids]
     uniq, inv = torch.unique(key, return_inverse=True)
     tf = torch.zeros(uniq.numel()).index_add_(0, inv, sign_of_word[word_ids])
-    r, b = uniq // num_buckets, uniq % num_buckets
-    df = torch.bincount(b, minlength=num_buckets).to(torch.float32)
-    val = torch.sign(tf) * torch.log1p(tf.abs()) * torch.log((1.0 + n) / (1.0 + df[b]))
-    norm = torch.zeros(n).index_add_(0, r, val * val).sqrt().clamp_min(1e-12)
-    val = val / norm[r]
+    return tfidf_projection(uniq // num_buckets, uniq % num_buckets, tf, n, num_buckets, dim, seed=seed)
+
+
+def tfidf_projection(rows: torch.Tensor, cols: torch.Tensor, tf: torch.Tensor, num_rows: int, num_cols: int,
+                     dim: int, *, seed: int = 0) -> torch.Tensor:
+    """A sparse count matrix (``rows``, ``cols``, signed counts ``tf``; each (row, col) once) as dense
+    vectors [num_rows, dim]: tf-idf weights ``sign · log(1 + |tf|) · log((1 + N) / (1 + df))``, rows
+    L2-normalised, then a seeded Gaussian random projection (dot products kept up to small noise)."""
+    df = torch.bincount(cols, minlength=num_cols).to(torch.float32)
+    val = torch.sign(tf) * torch.log1p(tf.abs()) * torch.log((1.0 + num_rows) / (1.0 + df[cols]))
+    norm = torch.zeros(num_rows).index_add_(0, rows, val * val).sqrt().clamp_min(1e-12)
+    val = val / norm[rows]
     g = torch.Generator().manual_seed(seed)
-    proj = torch.randn(num_buckets, dim, generator=g) / math.sqrt(dim)
-    # sparse [n, buckets] @ proj, as one scatter-add over the non-zeros
-    return torch.zeros(n, dim).index_add_(0, r, val.unsqueeze(1) * proj[b])
+    proj = torch.randn(num_cols, dim, generator=g) / math.sqrt(dim)
+    # sparse [num_rows, num_cols] @ proj, as one scatter-add over the non-zeros
+    return torch.zeros(num_rows, dim).index_add_(0, rows, val.unsqueeze(1) * proj[cols])
 
 
 def standardise(x: torch.Tensor) -> torch.Tensor:
@@ -173,6 +186,7 @@ def item_features(
     groups: Sequence[str] | None = None,
     text_dim: int = 64,
     min_category_count: int = 5,
+    collection_dim: int = 0,
     seed: int = 0,
 ) -> ItemFeatures:
     """The feature matrix of ``dataset``'s items (see the module docstring for the groups).
@@ -203,6 +217,15 @@ def item_features(
             counts[c] = counts.get(c, 0) + 1
         labels = [[c if c and counts[c] >= min_category_count else "other"] for c in items.category]
         built["language"], _ = _multi_hot(labels)
+    if collection_dim and graph.num_edges:
+        # The item's collections in the *train* graph (tf = the edge's weight), tf-idf weighted and
+        # randomly projected: a sketch of whom (or which shelves) the item is with. Graph information,
+        # like the degree, so no content baseline reads it; an unseen item gets it from its edges.
+        items_e, colls_e, w = (t.cpu() for t in graph.edges()) if graph.weighted else (
+            *(t.cpu() for t in graph.edges()[:2]), None)
+        tf = w.to(torch.float32) if w is not None else torch.ones(items_e.numel())
+        built["collections"] = tfidf_projection(items_e, colls_e, tf, n, graph.num_collections, collection_dim,
+                                                seed=seed)
     built["degree"] = torch.log1p(graph.item_degrees.cpu().to(torch.float32)).unsqueeze(1)
 
     names = list(groups) if groups is not None else list(built)

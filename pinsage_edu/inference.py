@@ -152,7 +152,7 @@ def embed_all(model: PinSage, table: NeighborhoodTable, features: torch.Tensor, 
             if not bool(torch.isfinite(x).all()):
                 bad = a + int(torch.nonzero(~torch.isfinite(x).all(1))[0])
                 raise ValueError(f"features of item {bad} hold NaN or infinite values")
-            h[a - lo:b - lo] = model.input_embeddings(x).to(store)
+            h[a - lo:b - lo] = model.input_embeddings(x, torch.arange(a, b, device=dev)).to(store)
         for k, layer in enumerate(model.layers, start=1):
             # map: this shard's messages ReLU(Q·h_u + q), once per item
             msg = torch.empty((hi - lo, layer.hidden_dim), dtype=torch.float32, device=store)

@@ -1,6 +1,7 @@
 """§3.2: the PinSage model — K stacked CONVOLVE layers and a dense head.
 
-    h⁽⁰⁾ = x                                          (optionally through an input projection)
+    h⁽⁰⁾ = x                                          (optionally through an input projection,
+                                                       optionally plus a learned id vector)
     h⁽ᵏ⁾ = CONVOLVE⁽ᵏ⁾(h⁽ᵏ⁻¹⁾, N, α)                   k = 1 … K, separate parameters per layer
     z_u  = G₂ · ReLU(G₁ · h_u⁽ᴷ⁾ + g)                  the head
 
@@ -9,6 +10,13 @@ The paper uses K = 2, a neighbour-transform width m = 2048 and embeddings of d =
 train on a laptop CPU in minutes. The head's output is L2-normalised too (``normalize_output``,
 our choice, not stated in the paper): every layer's output already is, and with unit vectors the
 margin of the loss has a fixed meaning and dot products are cosines for nearest-neighbour search.
+
+**Inductive or transductive.** The paper's PinSage is *inductive*: an item's embedding is a function
+of its features and its neighbourhood only, so a pin that was never in the training graph is
+embedded from its features the moment it has a neighbourhood. ``id_embeddings=N`` (not the paper;
+DGL's PinSAGE example does it) adds a learnable vector per item id to h⁽⁰⁾: the model can then
+memorise what features miss, but it becomes *transductive* — it knows items 0 … N−1 only and
+refuses any other (:attr:`PinSage.inductive`, :meth:`PinSage.check_known`).
 """
 
 from __future__ import annotations
@@ -36,6 +44,8 @@ class PinSageConfig:
     * ``num_layers``: K. ``num_neighbors``: T (used by whoever samples the neighbourhoods).
     * ``pooling``: ``importance`` (the paper), ``mean`` or ``max`` (the ablations).
     * ``input_dim``: if set, h⁽⁰⁾ = ReLU(P·x + p) of this width instead of x itself.
+    * ``id_embeddings``: None (inductive, the paper) or the catalogue size N: h⁽⁰⁾ then also adds a
+      learnable vector per item id (transductive: items ≥ N cannot be embedded).
     """
 
     in_dim: int
@@ -47,6 +57,7 @@ class PinSageConfig:
     dropout: float = 0.0
     input_dim: int | None = None
     normalize_output: bool = True
+    id_embeddings: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("in_dim", "hidden_dim", "embed_dim", "num_layers", "num_neighbors"):
@@ -55,6 +66,10 @@ class PinSageConfig:
                 raise ValueError(f"PinSageConfig.{name} must be a positive integer, got {v!r}")
         if self.input_dim is not None and (not isinstance(self.input_dim, int) or self.input_dim <= 0):
             raise ValueError(f"PinSageConfig.input_dim must be None or a positive integer, got {self.input_dim!r}")
+        if self.id_embeddings is not None and (isinstance(self.id_embeddings, bool)
+                                               or not isinstance(self.id_embeddings, int) or self.id_embeddings <= 0):
+            raise ValueError(f"PinSageConfig.id_embeddings must be None (inductive) or the number of items, "
+                             f"got {self.id_embeddings!r}")
         if self.pooling not in POOLINGS:
             raise ValueError(f"PinSageConfig.pooling must be one of {POOLINGS}, got {self.pooling!r}")
         if not 0.0 <= float(self.dropout) < 1.0:
@@ -86,6 +101,12 @@ class PinSage(nn.Module):
         super().__init__()
         self.config = c = config
         self.input = nn.Linear(c.in_dim, c.input_dim) if c.input_dim is not None else None
+        # Transductive option: one learnable vector per item id, added to h⁽⁰⁾ (small at first, so
+        # training starts from what the features say).
+        self.item_embedding = None
+        if c.id_embeddings is not None:
+            self.item_embedding = nn.Embedding(c.id_embeddings, c.input_dim or c.in_dim)
+            nn.init.normal_(self.item_embedding.weight, std=0.1)
         dims = [c.input_dim or c.in_dim] + [c.embed_dim] * c.num_layers
         self.layers = nn.ModuleList(
             Convolve(dims[k], c.hidden_dim, dims[k + 1], pooling=c.pooling, dropout=c.dropout)
@@ -97,9 +118,35 @@ class PinSage(nn.Module):
     def device(self) -> torch.device:
         return self.G1.weight.device
 
-    def input_embeddings(self, x: torch.Tensor) -> torch.Tensor:
-        """h⁽⁰⁾ from feature rows: x itself, or ReLU(P·x + p) with an input projection."""
-        return x if self.input is None else F.relu(self.input(x))
+    @property
+    def inductive(self) -> bool:
+        """True when embeddings depend on features and neighbourhoods only (the paper's PinSage):
+        an item unseen in training can be embedded. False with ``id_embeddings``."""
+        return self.item_embedding is None
+
+    def check_known(self, ids: torch.Tensor) -> None:
+        """A transductive model refuses item ids it has no learned vector for (a clear error, not an
+        index error deep in the embedding)."""
+        if self.item_embedding is not None and ids.numel():
+            n = self.item_embedding.num_embeddings
+            bad = ids[(ids >= n) | (ids < 0)]
+            if bad.numel():
+                raise ValueError(f"this PinSage has learned id embeddings for items 0 … {n - 1} (transductive, "
+                                 f"id_embeddings={n}) and cannot embed item {int(bad.min())}: "
+                                 f"a new item needs an inductive model (id_embeddings=None), which embeds it "
+                                 f"from its features and neighbourhood")
+
+    def input_embeddings(self, x: torch.Tensor, ids: torch.Tensor | None = None) -> torch.Tensor:
+        """h⁽⁰⁾ from feature rows: x itself, or ReLU(P·x + p) with an input projection, plus the rows'
+        id vectors when the model has them (then ``ids``, the rows' item ids, is required)."""
+        h = x if self.input is None else F.relu(self.input(x))
+        if self.item_embedding is not None:
+            if ids is None:
+                raise ValueError("this PinSage has id embeddings (transductive): input_embeddings needs the "
+                                 "rows' item ids")
+            self.check_known(ids)
+            h = h + self.item_embedding(ids)
+        return h
 
     def head(self, h: torch.Tensor) -> torch.Tensor:
         """z = G₂·ReLU(G₁·h⁽ᴷ⁾ + g), L2-normalised when the config says so."""
@@ -130,7 +177,7 @@ class PinSage(nn.Module):
         if not bool(torch.isfinite(x).all()):
             bad = blocks.input_ids[~torch.isfinite(x).all(1)][0]
             raise ValueError(f"features of item {int(bad)} hold NaN or infinite values")
-        h = self.input_embeddings(x)
+        h = self.input_embeddings(x, blocks.input_ids)
         for layer, block in zip(self.layers, blocks.layers):
             h = layer.forward_indexed(h, block.neighbors, block.weights, block.mask)
         return self.head(h).index_select(0, blocks.seed_index)

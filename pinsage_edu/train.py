@@ -705,6 +705,8 @@ class Trainer:
             optimizer, WarmupDecay(self.steps_per_epoch, c.warmup_epochs, c.lr_decay,
                                    offset=(start_epoch - 1) * self.steps_per_epoch))
         self.start_epoch = start_epoch
+        self.best_state: dict[str, torch.Tensor] | None = None  # the best validation epoch's weights (CPU)
+        self.best_epoch: int | None = None
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.run_info = dict(run_info or {})
         self.on_step, self.progress = on_step, progress
@@ -973,6 +975,8 @@ class Trainer:
                     if best["metric"] is None or m > best["metric"]:
                         best = {"metric": m, "epoch": epoch, "bad_epochs": 0}
                         improved = True
+                        self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+                        self.best_epoch = epoch
                     else:
                         best["bad_epochs"] += 1
                     if c.early_stopping is not None and best["bad_epochs"] >= c.early_stopping:
@@ -998,6 +1002,19 @@ class Trainer:
                 metrics.close()
             del it  # a DataLoader iterator shuts its worker processes down when dropped
         return history
+
+
+    def restore_best(self) -> int | None:
+        """Load the weights of the best validation epoch into the model (kept in memory when that epoch
+        ended, or read from ``best.pt`` after a resume) and return that epoch; None, weights unchanged,
+        when there was no validation."""
+        if self.best_state is None and self.out_dir is not None and (self.out_dir / BEST).exists():
+            state = load_checkpoint(self.out_dir / BEST)
+            self.best_state, self.best_epoch = state["model"], int(state["best"]["epoch"])
+        if self.best_state is None:
+            return None
+        self.model.load_state_dict(self.best_state)
+        return self.best_epoch
 
 
 def _progress(total: int, initial: int, desc: str, *, enabled: bool) -> Any:
