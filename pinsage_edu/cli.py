@@ -24,7 +24,6 @@ import os
 import re
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +32,8 @@ import torch
 from .checkpoint import CheckpointError, load_checkpoint, write_json_atomic
 from .data import SHIPPED, DataError, load_dataset
 from .distributed import World, close_distributed, init_distributed
-from .evaluate import (ABLATIONS, EmbeddingRecommender, Experiment, Variant, compare, format_table, hit_rate,
-                       popularity_recommendations, train_variant)
+from .evaluate import (ABLATIONS, RECIPE, EmbeddingRecommender, Experiment, Variant, compare, format_table,
+                       hit_rate, popularity_recommendations, train_variant)
 from .features import item_features
 from .inference import ItemEmbeddings, embed_all, embed_minibatches, load_embeddings, model_hash, save_embeddings
 from .knn import build_index, exact_top_k, recommend
@@ -240,33 +239,6 @@ RUN_FILES = ("results.json", "embeddings.pt", "table.txt", "run.json", "last.pt"
 EXAMPLE_TITLES = ("Matrix, The (1999)", "Toy Story (1995)", "Godfather, The (1972)")
 
 
-@dataclass(frozen=True)
-class MainJobDefaults:
-    """The main job's settings, chosen on the **validation** pairs of ml-latest-small and goodbooks
-    (README, "How the main job's settings were chosen"); each is a flag of ``main``.
-
-    * ``lr`` 3·10⁻³ (the library's 10⁻³ is still climbing after 10 epochs);
-    * ``max_hard`` 0: on these small catalogues the PPR band of hard negatives is full of the query's
-      true related items, so hard negatives lower the hit-rate (notebook 09 measures it);
-    * ``collection_dim`` 256: the item's train-graph collections as a feature group (inductive);
-    * ``epoch_pairs``: an epoch sees at most this many train pairs (goodbooks has 782k);
-    * ``val_pairs`` / ``test_pairs``: validation each epoch, and the final table, on at most this many
-      pairs (a seeded sample; goodbooks has 91k of each, and Pixie walks for every query);
-    * the embeddings are those of the best validation epoch.
-    """
-
-    epochs: int = 10
-    lr: float = 3e-3
-    max_hard: int = 0
-    collection_dim: int = 256
-    epoch_pairs: int = 100_000
-    val_pairs: int = 5_000
-    test_pairs: int = 10_000
-
-
-MAIN = MainJobDefaults()
-
-
 def _sample_pairs(pairs: torch.Tensor, at_most: int | None, seed: int) -> torch.Tensor:
     """At most ``at_most`` of ``pairs``, a seeded sample kept in order (all of them if fewer)."""
     if at_most is None or at_most <= 0 or len(pairs) <= at_most:
@@ -301,11 +273,11 @@ def main_job(args: argparse.Namespace, *, min_rating: float, val_fraction: float
           + (f" (a seeded sample of {len(exp.split.test_pairs):,})" if len(test_pairs) < len(exp.split.test_pairs) else "")
           + f" · features {exp.x.shape[1]} ({', '.join(exp.features.names)}) · T = {exp.table.num_neighbors}")
     print(f"writing {out}/ (pinsage/ run folder, embeddings.pt, results.json, table.txt)")
-    steps = args.steps_per_epoch
-    if steps is None and len(exp.split.train_pairs) > MAIN.epoch_pairs:
-        steps = -(-MAIN.epoch_pairs // TrainConfig.batch_size)
-    tc = TrainConfig(epochs=args.epochs, lr=args.lr, max_hard_negatives=args.max_hard, max_steps_per_epoch=steps,
-                     eval_pairs=args.eval_pairs if args.eval_pairs is not None else MAIN.val_pairs, seed=seed)
+    tc = RECIPE.train_config(len(exp.split.train_pairs), epochs=args.epochs, lr=args.lr,
+                             max_hard_negatives=args.max_hard, seed=seed,
+                             **({"max_steps_per_epoch": args.steps_per_epoch} if args.steps_per_epoch else {}),
+                             **({"eval_pairs": args.eval_pairs} if args.eval_pairs is not None else {}))
+    steps = tc.max_steps_per_epoch
     ids = {"id_embeddings": exp.graph.num_items} if args.id_embeddings else {}
     pinsage = Variant("PinSage", {"pooling": "importance"})
     rungs = [*ABLATIONS[:-1], pinsage, Variant("PinSage + hard negatives", {"pooling": "importance"}, hard=True)] \
@@ -500,16 +472,16 @@ def main(argv: list[str] | None = None) -> int:
     _data_options(mj, defaults=False)
     mj.add_argument("--out", default=None, help="folder to write (default runs/main-TIME)")
     mj.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
-    mj.add_argument("--epochs", type=int, default=MAIN.epochs)
+    mj.add_argument("--epochs", type=int, default=RECIPE.epochs)
     mj.add_argument("--steps-per-epoch", type=int, default=None, help="cap the steps of each epoch")
     mj.add_argument("--eval-pairs", type=int, default=None,
-                    help=f"validate each epoch on at most this many pairs (default {MAIN.val_pairs:,})")
-    mj.add_argument("--test-pairs", type=int, default=MAIN.test_pairs,
+                    help=f"validate each epoch on at most this many pairs (default {RECIPE.val_pairs:,})")
+    mj.add_argument("--test-pairs", type=int, default=RECIPE.test_pairs,
                     help="evaluate the table on at most this many test pairs, a seeded sample (0: all)")
-    mj.add_argument("--lr", type=float, default=MAIN.lr, help="peak learning rate")
-    mj.add_argument("--max-hard", type=int, default=MAIN.max_hard,
+    mj.add_argument("--lr", type=float, default=RECIPE.lr, help="peak learning rate")
+    mj.add_argument("--max-hard", type=int, default=RECIPE.max_hard,
                     help="hard negatives per query, curriculum cap (0: shared negatives only)")
-    mj.add_argument("--collection-dim", type=int, default=MAIN.collection_dim,
+    mj.add_argument("--collection-dim", type=int, default=RECIPE.collection_dim,
                     help="width of the item's train-graph collections feature group (0: none)")
     mj.add_argument("--id-embeddings", action="store_true",
                     help="add a learned vector per item id (transductive: cannot embed items unseen in training)")

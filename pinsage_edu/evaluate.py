@@ -52,7 +52,7 @@ __all__ = ["hits", "hit_rate", "popularity_recommendations", "target_ranks", "sc
            "Recommender", "EmbeddingRecommender", "ContentRecommender", "PopularityRecommender", "PixieRecommender",
            "ItemKNNRecommender", "content_baselines", "Metrics", "score_ranks", "evaluate_recommender", "compare",
            "similarity_distribution", "kurtosis", "similarity_kurtosis", "Variant", "ABLATIONS", "Experiment",
-           "hold_out_items",
+           "hold_out_items", "Recipe", "RECIPE", "PAPER_MAX_HARD",
            "TrainedVariant", "train_variant", "ablation_table", "RuntimeRow", "runtime_by_batch_size",
            "runtime_by_neighbors", "format_table", "format_runtime_table", "PAPER"]
 
@@ -456,6 +456,43 @@ ABLATIONS: tuple[Variant, ...] = (
 visit count); they differ in the pooling γ, the loss, and whether the curriculum of hard negatives
 is used. PinSage = importance pooling + hard negatives (the training config's own curriculum, or the
 paper's cap of 6 when the config has none)."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """PinSage's settings for real data — the main job's defaults — chosen on the **validation** pairs
+    of ml-latest-small and goodbooks (every candidate looked at is in
+    ``benchmarks/results/tuning.jsonl``; README, "How the main job's settings were chosen"):
+
+    * ``lr`` 3·10⁻³ (the library's 10⁻³ is still climbing after 10 epochs);
+    * ``max_hard`` 0: on these small catalogues the PPR band of hard negatives is full of the query's
+      true related items, so hard negatives lower the hit-rate (notebooks 06 and 09 measure it);
+    * ``collection_dim`` 256: the item's train-graph collections as a feature group (inductive);
+    * ``epoch_pairs``: an epoch sees at most this many train pairs (goodbooks has 782k);
+    * ``val_pairs``: validation each epoch on at most this many pairs (a seeded sample);
+    * ``test_pairs``: the main job's table on at most this many test pairs (goodbooks has 91k, and
+      Pixie walks for every query);
+    * the embeddings are those of the best validation epoch (``train_variant(weights="best")``).
+    """
+
+    epochs: int = 10
+    lr: float = 3e-3
+    max_hard: int = 0
+    collection_dim: int = 256
+    epoch_pairs: int = 100_000
+    val_pairs: int = 5_000
+    test_pairs: int = 10_000
+
+    def train_config(self, num_train_pairs: int, **overrides: Any) -> "TrainConfig":
+        """The :class:`~pinsage_edu.train.TrainConfig` for a dataset with this many train pairs."""
+        from .train import TrainConfig
+        batch = overrides.get("batch_size", TrainConfig.batch_size)
+        steps = -(-self.epoch_pairs // batch) if num_train_pairs > self.epoch_pairs else None
+        return TrainConfig(**{"epochs": self.epochs, "lr": self.lr, "max_hard_negatives": self.max_hard,
+                              "max_steps_per_epoch": steps, "eval_pairs": self.val_pairs, **overrides})
+
+
+RECIPE = Recipe()
 
 
 @dataclass

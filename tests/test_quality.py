@@ -128,3 +128,12 @@ def test_main_job_samples_test_pairs_seeded_and_in_order():
     assert torch.equal(_sample_pairs(p, 0, 0), p) and torch.equal(_sample_pairs(p, 50, 0), p)
     s = _sample_pairs(p, 5, 0)
     assert len(s) == 5 and torch.equal(s, _sample_pairs(p, 5, 0)) and bool((s[1:, 0] > s[:-1, 0]).all())
+
+
+def test_recipe_caps_an_epoch_and_keeps_explicit_overrides():
+    from pinsage_edu.evaluate import RECIPE
+    small = RECIPE.train_config(38_813)
+    assert small.max_steps_per_epoch is None and small.lr == RECIPE.lr and small.max_hard_negatives == 0
+    big = RECIPE.train_config(782_274)
+    assert big.max_steps_per_epoch == -(-RECIPE.epoch_pairs // big.batch_size) == 196
+    assert RECIPE.train_config(782_274, max_steps_per_epoch=7, eval_pairs=9).max_steps_per_epoch == 7
