@@ -479,7 +479,7 @@ class Recipe:
     lr: float = 3e-3
     max_hard: int = 0
     collection_dim: int = 256
-    epoch_pairs: int = 100_000
+    epoch_pairs: int = 50_000
     val_pairs: int = 5_000
     test_pairs: int = 10_000
 
@@ -674,12 +674,13 @@ def format_table(rows: Sequence[Metrics], *, paper: dict[str, tuple[float, float
     analog = {"content: visual": "Visual", "content: text": "Annot.", "content: combined": "Combined"}
     k = rows[0].k if rows else 10
     scale = rows[0].scale if rows else 1
-    head = f"{'method':<22} {'hit@' + str(k):>8} {'± s.e.':>7} {'MRR/' + str(scale):>8} {'kurtosis':>8}   paper (hit@500, MRR)"
+    w = max([22, *(len(m.name) for m in rows)])
+    head = f"{'method':<{w}} {'hit@' + str(k):>8} {'± s.e.':>7} {'MRR/' + str(scale):>8} {'kurtosis':>8}   paper (hit@500, MRR)"
     lines = ([title] if title else []) + [head, "-" * len(head)]
     for m in rows:
         p = paper.get(m.name) or paper.get(analog.get(m.name, ""))
         kt = f"{m.kurtosis:8.2f}" if math.isfinite(m.kurtosis) else f"{'':>8}"
-        lines.append(f"{m.name:<22} {100 * m.hit_rate:7.2f}% {100 * m.stderr():6.2f}  {m.mrr:8.4f} {kt}   "
+        lines.append(f"{m.name:<{w}} {100 * m.hit_rate:7.2f}% {100 * m.stderr():6.2f}  {m.mrr:8.4f} {kt}   "
                      + (f"{100 * p[0]:.0f}%, {p[1]:.2f}" if p else ""))
     n = rows[0].num_pairs if rows else 0
     lines.append(f"({n:,} held-out pairs; hit@{k} and MRR with ranks divided by {scale})")

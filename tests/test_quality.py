@@ -135,5 +135,5 @@ def test_recipe_caps_an_epoch_and_keeps_explicit_overrides():
     small = RECIPE.train_config(38_813)
     assert small.max_steps_per_epoch is None and small.lr == RECIPE.lr and small.max_hard_negatives == 0
     big = RECIPE.train_config(782_274)
-    assert big.max_steps_per_epoch == -(-RECIPE.epoch_pairs // big.batch_size) == 196
+    assert big.max_steps_per_epoch == -(-RECIPE.epoch_pairs // big.batch_size) == 98
     assert RECIPE.train_config(782_274, max_steps_per_epoch=7, eval_pairs=9).max_steps_per_epoch == 7

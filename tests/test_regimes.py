@@ -100,6 +100,33 @@ def test_catchall_boards_span_many_topics():
     assert float(sizes[catch].mean()) > 1.5 * float(sizes[~catch].mean())
 
 
+def test_catchall_pairs_false_keeps_the_graph_and_drops_only_their_pairs():
+    kw = dict(**SIZE, catchall_boards=0.2, topic_purity=0.9, seed=0)
+    both, curated = synthetic_pins_boards(**kw), synthetic_pins_boards(**kw, catchall_pairs=False)
+    _same(both, curated)  # same graph, features and names, draw for draw
+    assert both.pair_collections is None
+    catch = torch.tensor([n.startswith("catch-all") for n in curated.collection_names])
+    assert torch.equal(curated.pair_collections, ~catch)
+    a, b = both.split(seed=1), curated.split(seed=1)
+    for part in ("train", "val", "test"):  # the edge split and graph do not move
+        assert torch.equal(getattr(a, part).item, getattr(b, part).item)
+    assert torch.equal(a.graph.item_degrees, b.graph.item_degrees)
+    x = both.interactions
+    for name in ("train_pairs", "val_pairs", "test_pairs"):
+        pa, pb = getattr(a, name), getattr(b, name)
+        assert 0 < len(pb) < len(pa)
+        # a subset of the pairs of every board
+        rows = {tuple(r) for r in pb.tolist()}
+        assert rows <= {tuple(r) for r in pa.tolist()}
+    # no pair of a catch-all board survives: every kept pair's two items share a non-catch-all board
+    q, i = b.val_pairs[:, 0], b.val_pairs[:, 1]
+    A = torch.zeros(curated.num_items, curated.num_collections, dtype=torch.bool)
+    A[x.item, x.collection] = True
+    assert bool((A[q] & A[i] & ~catch).any(1).all())
+    # without catch-alls the knob means nothing
+    assert synthetic_pins_boards(**SIZE, seed=0, catchall_pairs=False).pair_collections is None
+
+
 def test_presets_load_through_load_dataset_and_overrides_win():
     ds = load_dataset("synthetic", preset="pinterest-like", num_pins=2_000, num_boards=500, num_edges=8_000, seed=2)
     assert ds.num_items == 2_000 and ds.num_collections == 500

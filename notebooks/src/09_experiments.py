@@ -3,32 +3,40 @@
 #
 # The paper's §4 judges PinSage **offline** on held-out related pairs: does the method put the item
 # that really followed the query near the top of its list, among millions of candidates? This
-# notebook rebuilds that evaluation on our data. You will compute the paper's two metrics —
-# **hit-rate** and **scaled MRR** — by hand for a few pairs and check them against the library;
-# rebuild **Table 1** (the content baselines and the ablation ladder max-pooling → mean-pooling →
-# mean-pooling-xent → mean-pooling-hard → PinSage, plus the baselines the paper left out: popularity,
-# Pixie, item-kNN) and put it **next to the paper's numbers**; look at how each method's embeddings
-# use the space (the **similarity distributions and their kurtosis**, Figure 4); measure the
-# **runtime tables** (Tables 3 and 4: batch size and neighbourhood size); run the same ladder on
-# **synthetic pins and boards with known topics**; and say plainly **what is and isn't reproduced,
-# and why**.
+# notebook rebuilds that evaluation on our data and asks the question a sceptical reader asks first:
+# **does PinSage earn its place** against the classical baselines — item-kNN collaborative filtering
+# and Pixie's random walks? You will compute the paper's two metrics — **hit-rate** and **scaled
+# MRR** — by hand and check them against the library; see which settings make PinSage beat item-kNN
+# on MovieLens (chosen on the validation pairs, every candidate listed), and what an **inductive**
+# model can do that a transductive one cannot; look at how the embeddings use the space (**Figure
+# 4**); measure the **runtime tables** (Tables 3 and 4); rebuild **Table 1**'s ablation ladder on
+# synthetic pins and boards built to have what Pinterest has, each step with its paired standard
+# error for three training seeds, and draw a **regime map** of where importance pooling and hard
+# negatives pay off, with MovieLens and goodbooks placed on it. Last, what is and isn't reproduced,
+# and why.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
+import json
 import math
 import os
 import time
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
 
 import pinsage_edu
 from pinsage_edu import exercises, load_dataset
-from pinsage_edu.evaluate import (ABLATIONS, PAPER, Experiment, ItemKNNRecommender, ablation_table, compare,
-                                  content_baselines, evaluate_recommender, format_runtime_table, format_table,
-                                  kurtosis, mrr_scale, runtime_by_batch_size, runtime_by_neighbors, scaled_mrr,
-                                  similarity_distribution)
+from pinsage_edu.evaluate import (PAPER, RECIPE, Experiment, ItemKNNRecommender, PopularityRecommender, Variant,
+                                  EmbeddingRecommender, compare, content_baselines, evaluate_recommender,
+                                  format_runtime_table, format_table, hold_out_items, kurtosis, mrr_scale,
+                                  runtime_by_batch_size, runtime_by_neighbors, scaled_mrr, similarity_distribution,
+                                  train_variant)
+from pinsage_edu.inference import embed_all
 from pinsage_edu.knn import exact_top_k
+from pinsage_edu.regimes import (PAPER_ORDER, paired_stderr, plot_regime_map, regime_map, seed_table,
+                                 two_hop_coverage)
 from pinsage_edu.train import TrainConfig
 from pinsage_edu.utils import seed_everything
 
@@ -38,27 +46,27 @@ print(f"pinsage_edu {pinsage_edu.__version__} · torch {torch.__version__} · {o
 
 # %% tags=["parameters"]
 SIZE = os.environ.get("PINSAGE_EDU_SIZE", "classroom")
-# Sizes change the data, the epochs and how many steps each epoch takes, never the algorithm. Classroom
-# size trains every rung for 2 short epochs (40 minibatches of 512 pairs each, about one pass over the
-# 38,813 train pairs in all), times one epoch of 6 minibatches per runtime setting, and runs the
-# synthetic ladder on a small graph with two rungs and no Pixie (about a minute on 2 CPU cores). Full
-# size trains 10 complete epochs (4 per runtime setting) and all five rungs on a larger synthetic graph
-# (about 45 minutes on a busy 2-core machine).
+# Sizes change the data, the epochs and how many steps each epoch takes, never the algorithm.
+# Classroom size trains the real-data recipe for a few epochs, the inductive/transductive pair for one,
+# times one epoch of 6 minibatches per runtime setting, runs the synthetic Table 1 at the preset's own
+# size (3 seeds × 5 rungs of 75 steps) and a small regime map. Full size trains 10 complete epochs
+# (4 per runtime setting) and the regime map at the preset's size.
 PRESET = {
-    "classroom": dict(threads=1, epochs=2, max_steps=40, eval_pairs=1_000, sim_pairs=20_000,
-                      runtime_batches=[128, 256, 512, 1024], neighbors=[5, 10, 20], runtime_epochs=1, runtime_steps=6,
-                      synthetic=dict(num_pins=2_000, num_boards=400, num_edges=20_000),
-                      syn_variants=["mean-pooling", "PinSage"], syn_pixie=False, syn_epochs=2, syn_steps=20),
-    "full": dict(threads=None, epochs=10, max_steps=None, eval_pairs=None, sim_pairs=20_000,
-                 runtime_batches=[128, 256, 512, 1024, 2048], neighbors=[5, 10, 20, 50], runtime_epochs=4,
-                 runtime_steps=None, synthetic=dict(num_pins=5_000, num_boards=1_000, num_edges=50_000),
-                 syn_variants=[v.name for v in ABLATIONS], syn_pixie=True, syn_epochs=10, syn_steps=None),
+    "classroom": dict(threads=1, real_epochs=3, held_epochs=2, eval_pairs=1_000, sim_pairs=20_000,
+                      pixie_steps=5_000, runtime_batches=[128, 256, 512, 1024], neighbors=[5, 10, 20],
+                      runtime_epochs=1, runtime_steps=6, regime_size="classroom"),
+    "full": dict(threads=None, real_epochs=RECIPE.epochs, held_epochs=RECIPE.epochs, eval_pairs=None,
+                 sim_pairs=20_000, pixie_steps=20_000, runtime_batches=[128, 256, 512, 1024, 2048],
+                 neighbors=[5, 10, 20, 50], runtime_epochs=4, runtime_steps=None, regime_size="full"),
 }[SIZE]
 # Classroom size computes with one thread (see notebook 07: on a shared two-core machine two threads
 # per process fight over the cores). Full size keeps torch's default.
 if PRESET["threads"] is not None:
     torch.set_num_threads(PRESET["threads"])
 notebook_t0 = time.perf_counter()
+# Figures measured at full size by `benchmarks/bench_quality.py` (and every validation run behind
+# the recipe) are stored next to the benchmarks; this notebook renders them, it never retypes them.
+RESULTS = Path(pinsage_edu.__file__).resolve().parent.parent / "benchmarks" / "results"
 
 # %% [markdown]
 # `Experiment.load` does what notebooks 01–06 did by hand: load MovieLens, split it (the **train**
@@ -143,8 +151,9 @@ print(f"by hand and evaluate_recommender agree on all {len(pairs):,} ranks: hit@
 #   "MRR" becomes almost the hit-rate@100 (compare the two MRR figures above). Scaling s with the
 #   catalogue keeps the paper's meaning: among 5M items, ranks 1–100 are the top 0.002%; among our
 #   6,298 only rank 1 is (s = 1).
-#
-# ## §4 Table 1: baselines and the ablation ladder
+
+# %% [markdown]
+# ## §4 Does PinSage earn its place? Real data first
 #
 # > **The paper (Table 1), in our words:** on the same labelled pairs, content-only embeddings
 # > (Visual 17%, Annot. 14%, Combined 27% hit-rate@500) lose to every graph model; within the
@@ -153,164 +162,230 @@ print(f"by hand and evaluate_recommender agree on all {len(pairs):,} ranks: hit@
 # > a cross-entropy loss instead of the max-margin loss (mean-pooling-xent) drops to 29%. Pixie is
 # > left out because the labelled pairs were themselves produced by Pixie.
 #
-# The rungs, as `ABLATIONS` defines them — all on the same importance-sampled neighbourhoods, they
-# differ in the pooling γ, the loss and the curriculum of hard negatives:
+# Our labelled pairs come from users' like histories (MovieLens) and readers' shelves (goodbooks),
+# not from Pixie, so two classical baselines belong in our table, and they are strong on a small,
+# dense catalogue:
+#
+# * **item-kNN CF** — cosine between two items' columns of the item–collection matrix (who liked
+#   both movies);
+# * **Pixie** — visit counts of random walks from the query (notebook 02).
+#
+# Next to them: **popularity** (the floor) and the **content-only** views (text, genres + year,
+# both: the analogues of the paper's Annot. / Visual / Combined).
+#
+# The library's training defaults (notebooks 05–07) left PinSage *below* item-kNN on MovieLens. What
+# changed is a **recipe**, `RECIPE`, chosen on the **validation** pairs only — the test pairs were
+# looked at once per setting kept. Every validation run behind it is in
+# `benchmarks/results/tuning.jsonl`, listed below. The levers:
+#
+# 1. **Learning rate 3·10⁻³** instead of 10⁻³: after 10 epochs at 10⁻³ the validation hit-rate is
+#    still climbing.
+# 2. **No hard negatives.** Notebook 06 showed that on a catalogue of a few thousand movies the PPR
+#    band holds many of the query's *future* answers: pushing them away costs hit-rate. Adding hard
+#    negatives to a good setting lowers it, even with the band moved further out.
+# 3. **The item's collections as features** (`collection_dim`): the train-graph collections of an
+#    item (who liked the movie; which shelves hold the book), tf-idf weighted and randomly projected
+#    to 256 columns. That is graph information, like the degree the paper feeds in — and it keeps the
+#    model **inductive**: a new item has it as soon as it has edges.
+# 4. **The best validation epoch** is embedded, not the last.
+#
+# Levers that changed what PinSage *is* are options, not the recipe: **learned id embeddings**
+# (`id_embeddings`, DGL's PinSAGE example does this) make the model transductive; the section after
+# next shows the trade-off.
 
 # %%
-# NBVAL_CHECK_OUTPUT
-for v in ABLATIONS:
-    pooling = v.model.get("pooling")
-    loss = v.train.get("loss", "margin")
-    hard = "none" if v.train.get("max_hard_negatives") == 0 else "curriculum (0, 1, 2, … per epoch)"
-    print(f"{v.name:<18} pooling {pooling:<10} loss {loss:<6} hard negatives {hard}")
+# NBVAL_IGNORE_OUTPUT
+print(RECIPE)
+tuning = [json.loads(line) for line in (RESULTS / "tuning.jsonl").read_text().splitlines() if line.strip()]
+ref = {(r["dataset"], r["reference"]): r["hit_rate"] for r in tuning if "reference" in r}
+runs = [r for r in tuning if "setting" in r]
+
+
+def label(s: dict) -> str:
+    keep = {k: v for k, v in s.items() if k not in ("eval_pairs",) and not (k == "T" and v == 10)
+            and not (k == "collection_dim" and v == 0) and not (k == "id_embeddings" and not v)}
+    return ", ".join(f"{k}={v}" for k, v in keep.items()) or "library defaults"
+
+
+for ds in ("ml-latest-small", "goodbooks"):
+    rs = sorted((r for r in runs if r["dataset"] == ds), key=lambda r: -r["hit_rate"])
+    knn = ref[(ds if ds != "goodbooks" else "goodbooks-10k", "item-kNN CF")]
+    print(f"\n{ds}: {len(rs)} validation runs ({rs[0]['pairs']}), best first; item-kNN CF {knn:.2%}")
+    for r in rs:
+        print(f"  {r['hit_rate']:6.2%} {'≥ kNN' if r['hit_rate'] >= knn else '     '}  epoch {r['embedded_epoch']:>2}  "
+              f"{label(r['setting'])}")
+
+# %%
+# The recipe's settings beat item-kNN on MovieLens' validation pairs in every seed tried; without the
+# collections features too. Hard negatives lower a good setting.
+ml_runs = [r for r in runs if r["dataset"] == "ml-latest-small"]
+knn_val = ref[("ml-latest-small", "item-kNN CF")]
+
+
+def val_hits(**want) -> list[float]:
+    return [r["hit_rate"] for r in ml_runs
+            if all(r["setting"].get(k, d) == v for k, (v, d) in want.items())]
+
+
+base = dict(lr=(0.003, 0.001), collection_dim=(0, 0), id_embeddings=(False, False), T=(10, 10),
+            max_hard_negatives=(0, 6), hard_band=(None, None), epochs=(10, 10), margin=(0.1, 0.1))
+no_hard = val_hits(**base)
+recipe_runs = val_hits(**{**base, "collection_dim": (256, 0)})
+assert len(no_hard) >= 3 and min(no_hard) > knn_val and recipe_runs and min(recipe_runs) > knn_val
+with_hard = val_hits(**{**base, "collection_dim": (256, 0), "max_hard_negatives": (6, 6), "hard_band": ([600, 1500], None)})
+assert with_hard and max(with_hard) < min(recipe_runs)
+print(f"item-kNN CF {knn_val:.2%} · lr 3e-3 without hard negatives: {', '.join(f'{h:.2%}' for h in no_hard)} "
+      f"(seeds) · + collections: {', '.join(f'{h:.2%}' for h in recipe_runs)} · the same with hard negatives "
+      f"(band 600–1500): {', '.join(f'{h:.2%}' for h in with_hard)}")
 
 # %% [markdown]
-# Next to them, the baselines (`Experiment.baselines()`):
-#
-# * **popularity** — the most-liked movies, for every query: the floor.
-# * **Pixie** — visit counts of random walks from the query (notebook 02): graph only, no learning.
-#   It belongs in *our* table: our labelled pairs come from users' like histories, not from Pixie.
-# * **content: text / genres + year / combined** — cosine between the movies' own features, no graph:
-#   the analogues of the paper's Annot. / Visual / Combined (MovieLens has no images; genres and year
-#   are its second content view).
-# * **item-kNN CF** — cosine between the movies' columns of the user–movie matrix: the classical
-#   collaborative-filtering reference, a strong one on a small dense catalogue.
-#
-# `ablation_table` trains the five rungs with one shared `TrainConfig` and evaluates everything on the
-# same 4,579 test pairs. This is the expensive cell (five training runs).
+# Now the recipe trained here, live, on the same split (classroom size: a few epochs instead of 10),
+# and evaluated once on the 4,579 test pairs against every baseline:
 
 # %%
-config = TrainConfig(epochs=PRESET["epochs"], max_steps_per_epoch=PRESET["max_steps"], eval_pairs=PRESET["eval_pairs"])
+real = Experiment.load("ml-latest-small", collection_dim=RECIPE.collection_dim)
+recipe = RECIPE.train_config(len(real.split.train_pairs), epochs=PRESET["real_epochs"], eval_pairs=PRESET["eval_pairs"])
+PINSAGE = Variant("PinSage", {"pooling": "importance"})  # importance pooling; the recipe has no hard negatives
 t0 = time.perf_counter()
-rows, trained = ablation_table(exp, config=config)
-table_seconds = time.perf_counter() - t0
+pinsage = train_variant(real, PINSAGE, config=recipe)
+real_base = real.baselines(pixie_steps=PRESET["pixie_steps"])
+rows = compare([*real_base, pinsage.recommender()], test, k=10, seed=real.seed)
 by_name = {m.name: m for m in rows}
+real_seconds = time.perf_counter() - t0
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-# Seeded, so the numbers repeat on one machine; across machines float rounding can move a rank or two.
-print(format_table(rows, title=f"Table 1 on {exp.name} ({SIZE} size: {config.epochs} epochs"
-                                + (f" of {config.max_steps_per_epoch} steps" if config.max_steps_per_epoch else "") + ")"))
-print()
-print(f"the whole table took {table_seconds:.0f} s; training: "
-      + ", ".join(f"{tv.name} {tv.seconds:.1f} s" for tv in trained))
-
-# %% [markdown]
-# The same rows next to the paper's, without pandas. The absolute numbers cannot be compared (hit@10
-# among 6,298 movies against hit@500 among 5 million pins), so the last two columns put each method
-# against the **best content-only baseline** of its own table — "how many times better than the
-# features alone" — which is the paper's headline comparison (PinSage 67% vs Combined 27%: 2.5×).
+print(format_table(rows, title=f"{real.name}, {SIZE} size ({recipe.epochs} epochs; features "
+                               f"{', '.join(real.features.names)}), test pairs"))
+print(f"\ntrained and evaluated in {real_seconds:.0f} s; embedded: epoch {pinsage.epoch}")
 
 # %%
-# NBVAL_IGNORE_OUTPUT
-analog = {"content: text": "Annot.", "content: combined": "Combined", "content: visual": "Visual"}
-paper1 = PAPER["table1"]
+# Robust facts at classroom size (full size, below, adds PinSage ≥ item-kNN):
+pop = by_name["popularity"].hit_rate
 content_names = [m.name for m in rows if m.name.startswith("content:")]
 best_content = max(by_name[n].hit_rate for n in content_names)
-paper_best_content = max(paper1[n][0] for n in ("Visual", "Annot.", "Combined"))
-
-
-def paper_row(name: str):
-    return paper1.get(name) or paper1.get(analog.get(name, ""))
-
-
-print(f"{'method':<22} {'ours hit@10':>11} {'± 2 s.e.':>8} {'ours MRR':>8} │ {'paper hit@500':>13} {'paper MRR':>9} │"
-      f" {'ours ÷ best content':>19} {'paper ÷ best content':>20}")
-for m in rows:
-    p = paper_row(m.name)
-    paper_txt = f"{p[0]:>13.0%} {p[1]:>9.2f}" if p else f"{'—':>13} {'—':>9}"
-    paper_lift = f"{p[0] / paper_best_content:>19.2f}×" if p else f"{'—':>20}"
-    print(f"{m.name:<22} {m.hit_rate:>11.2%} {2 * m.stderr():>8.2%} {m.mrr:>8.4f} │ {paper_txt} │"
-          f" {m.hit_rate / best_content:>18.2f}× {paper_lift}")
-
-# %%
-names = [m.name for m in rows]
-fig, axes = plt.subplots(1, 3, figsize=(16, 5.2), sharey=True)
-ypos = list(range(len(names)))[::-1]
-colors = ["#7f7f7f" if n in ("popularity", "Pixie", "item-kNN CF") else "#2ca02c" if n.startswith("content")
-          else "#1f77b4" for n in names]
-axes[0].barh(ypos, [100 * by_name[n].hit_rate for n in names], xerr=[200 * by_name[n].stderr() for n in names],
-             color=colors, capsize=3)
-axes[0].set(xlabel=f"hit-rate@10 (%) among {N:,} movies, ± 2 s.e.", title=f"ours ({exp.name}, {SIZE} size)")
-axes[0].set_yticks(ypos, names)
-paper_vals = [paper_row(n) for n in names]
-axes[1].barh([y for y, p in zip(ypos, paper_vals) if p], [100 * p[0] for p in paper_vals if p],
-             color=[c for c, p in zip(colors, paper_vals) if p])
-for y, p in zip(ypos, paper_vals):
-    if not p:
-        axes[1].text(1, y, "not in the paper's table", va="center", fontsize=8, color="0.4")
-axes[1].set(xlabel="hit-rate@500 (%) among ~5M pins", title="the paper's Table 1 (analogue rows)")
-axes[2].barh(ypos, [by_name[n].hit_rate / best_content for n in names], height=0.4, color=colors, label="ours")
-axes[2].barh([y - 0.4 for y, p in zip(ypos, paper_vals) if p], [p[0] / paper_best_content for p in paper_vals if p],
-             height=0.4, color="#d62728", alpha=0.7, label="paper")
-axes[2].axvline(1.0, color="k", lw=0.8, ls=":")
-axes[2].set(xlabel="hit-rate ÷ the best content-only baseline's", title="lift over the features alone")
-axes[2].legend(fontsize=8, loc="lower right")
-for ax in axes:
-    ax.grid(True, axis="x", alpha=0.3)
-fig.tight_layout()
-plt.show()
-
-# %%
-# Robust facts only: orderings with margins that hold for every seed we tried, at both sizes.
-pop = by_name["popularity"].hit_rate
-rungs = [tv.name for tv in trained]
 assert all(math.isfinite(m.hit_rate) and math.isfinite(m.mrr) and m.num_pairs == len(test) for m in rows)
-assert all(by_name[n].hit_rate > 1.2 * pop for n in rungs), "every trained rung beats popularity"
-assert by_name["item-kNN CF"].hit_rate > 1.5 * pop and by_name["Pixie"].hit_rate > 1.2 * pop  # the graph helps
-assert by_name["content: combined"].hit_rate > by_name["content: text"].hit_rate  # text alone is the weakest view
-print(f"every trained rung beats popularity ({pop:.2%}) by at least 1.2×: "
-      + ", ".join(f"{n} {by_name[n].hit_rate:.2%}" for n in rungs))
+assert by_name["PinSage"].hit_rate > max(by_name["Pixie"].hit_rate, best_content, 2 * pop)
+assert by_name["item-kNN CF"].hit_rate > 1.5 * pop and by_name["content: combined"].hit_rate > by_name["content: text"].hit_rate
+print(f"PinSage {by_name['PinSage'].hit_rate:.2%} beats Pixie ({by_name['Pixie'].hit_rate:.2%}), the best content "
+      f"view ({best_content:.2%}) and popularity ({pop:.2%}); item-kNN CF: {by_name['item-kNN CF'].hit_rate:.2%}")
 
 # %% [markdown]
 # ### Is a difference real? Paired standard errors
 #
 # Each hit-rate is a mean of 4,579 zeros and ones, so it carries a binomial standard error
-# √(p(1 − p)/P) — about ±0.2 points at p ≈ 2.5% (the "± 2 s.e." column). Two methods are judged on
-# the *same* pairs, so their difference has a **paired** standard error, usually smaller: per pair
-# take d = hit_A − hit_B ∈ {−1, 0, 1}, then s.e. = sd(d) / √P. A difference inside ±2 paired s.e. is
+# √(p(1 − p)/P) — about ±0.25 points at p ≈ 3%. Two methods are judged on the *same* pairs, so their
+# difference has a **paired** standard error, usually smaller: per pair take d = hit_A − hit_B ∈
+# {−1, 0, 1}, then s.e. = sd(d) / √P (`regimes.paired_stderr`). A difference inside ±2 paired s.e. is
 # noise at this sample size.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-def paired(a, b, k: int = 10) -> tuple[float, float]:
-    d = (a.ranks <= k).double() - (b.ranks <= k).double()
-    return d.mean().item(), d.std().item() / math.sqrt(d.numel())
-
-
 ps = by_name["PinSage"]
 print(f"{'PinSage minus …':<22} {'difference':>10} {'± 2 paired s.e.':>16}  verdict")
 for m in rows:
     if m.name == "PinSage":
         continue
-    diff, se = paired(ps, m)
+    diff, se = paired_stderr(ps, m)
     verdict = "PinSage better" if diff > 2 * se else "PinSage worse" if diff < -2 * se else "within noise"
     print(f"{m.name:<22} {100 * diff:>+9.2f}pt {200 * se:>15.2f}pt  {verdict}")
 
 # %% [markdown]
-# What the table says on MovieLens. The printed table is the classroom run; we also ran the full size
-# (10 complete epochs per rung) and quote it where it differs. Same baselines; rungs max-pooling
-# 3.41%, mean-pooling 3.69%, mean-pooling-xent 3.91%, mean-pooling-hard 3.39%, PinSage 3.12%.
+# The full-size figures — the main job exactly as a user runs it (`python3 tasks.py run`, and
+# `--dataset goodbooks`), measured by `benchmarks/bench_quality.py` on the test pairs, once:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+quality = [json.loads(line) for line in (RESULTS / "quality.jsonl").read_text().splitlines() if line.strip()]
+full_rows = {}
+for r in quality:
+    if "method" in r and r["pairs"] == "test" and "seed" not in r:
+        full_rows.setdefault((r["dataset"], r.get("variant", "recipe")), {})[r["method"]] = r
+for (ds, variant), ms in full_rows.items():
+    print(f"{ds} ({variant}), {next(iter(ms.values()))['num_pairs']:,} test pairs")
+    for name, r in ms.items():
+        print(f"  {name:<24} hit@10 {r['hit_rate']:6.2%} ± {r['stderr']:.2%}   MRR {r['mrr']:.4f}")
+    times = [r for r in quality if r.get("figure") == "main_job" and r["dataset"] == ds
+             and r.get("variant", "recipe") == variant]
+    if times:
+        print(f"  (the main job took {times[-1]['seconds']:.0f} s, peak {times[-1]['max_rss_mib']} MiB)")
+
+# %% [markdown]
+# ## Inductive or transductive: can the model embed a pin it has never seen?
 #
-# * **Every trained rung clears popularity and the text view**, at both sizes. Against the best
-#   content views (genres + year and combined, about 2.1%) the classroom run is only level — two short
-#   epochs are about one pass over the train pairs. At full size every rung is ahead of them, by
-#   1.5–1.8×, and PinSage's lead over combined content (+1.0 point) is well outside ±2 paired standard
-#   errors (±0.57). That is
-#   the *direction* of the paper's headline — graph + features beat the features alone — at a
-#   fraction of its 2.5×.
-# * **The ladder's order is not the paper's.** In classroom size the five rungs lie within paired
-#   noise of one another. At full size **mean-pooling-xent is the best rung and PinSage the weakest**,
-#   significantly behind mean-pooling and mean-pooling-xent — the paper had them the other way round
-#   (xent 29%, PinSage 67%). Hard negatives do not help measurably either: mean-pooling-hard against
-#   mean-pooling is +0.2 points in classroom size and −0.3 at full size. Importance pooling (PinSage vs mean-pooling-hard, the only difference
-#   between the two) changes nothing measurable; below we see why.
-# * **The classical baselines are strong.** Item-kNN CF — a cosine between two columns of the
-#   user–movie matrix — is the best method of the classroom table and level with the best rungs at
-#   full size; Pixie is level with the classroom rungs. On six thousand movies liked by 600 users,
-#   two hops of co-occurrence carry most of the signal a GNN can learn; on the paper's 3 billion
-#   nodes neither method can look at everything, and the learned one can generalise.
+# > **The paper (§1, §3), in our words:** PinSage is *inductive*. An item's embedding is computed from
+# > its features and its neighbourhood, never looked up, so a pin created after training gets an
+# > embedding as soon as it is saved to a board — no retraining. At Pinterest, where millions of pins
+# > arrive every day, that is not optional.
 #
+# Many GNN recommenders (DGL's PinSAGE example among them) add a **learned vector per item id** to
+# the input, h⁽⁰⁾ = x + e_id. It can memorise what the features miss, but the model becomes
+# *transductive*: there is no e_id for an item that was not there in training. The library has it as a
+# named option, `id_embeddings=N`; `model.inductive` says which kind a model is.
+#
+# The experiment: `hold_out_items` renumbers 10% of the movies (those with train edges) to the end
+# and trains **without a trace of them** — no edge, no pair, no feature row. Then every movie is
+# embedded from the full train graph, where the held-out movies now have their edges (as pins saved
+# after training). We score the test pairs whose answer is a held-out movie, and, for the trade-off,
+# the test pairs among the movies both models saw.
+
+# %%
+full, seen = hold_out_items("ml-latest-small", 0.1, seed=0, collection_dim=RECIPE.collection_dim)
+n_seen, n_all = seen.graph.num_items, full.graph.num_items
+held_cfg = RECIPE.train_config(len(seen.split.train_pairs), epochs=PRESET["held_epochs"],
+                               eval_pairs=PRESET["eval_pairs"])
+inductive = train_variant(seen, PINSAGE, config=held_cfg)
+transductive = train_variant(seen, Variant("PinSage + id embeddings", {"pooling": "importance"}), config=held_cfg,
+                             id_embeddings=n_seen)
+z_all = embed_all(inductive.model, full.table, full.x)  # every movie, the new ones from features + edges
+try:
+    embed_all(transductive.model, full.table, full.x)
+    refused = None
+except ValueError as exc:
+    refused = str(exc)
+tp = full.split.test_pairs
+new_pairs, old_pairs = tp[tp[:, 1] >= n_seen], tp[(tp < n_seen).all(1)]
+held_new = compare([EmbeddingRecommender("PinSage (inductive)", z_all), ItemKNNRecommender(full.graph),
+                    PopularityRecommender(full.graph)], new_pairs, k=10)
+held_old = compare([EmbeddingRecommender("PinSage (inductive)", z_all[:n_seen]), transductive.recommender(),
+                    ItemKNNRecommender(seen.graph)], old_pairs, k=10)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+print(f"{n_all - n_seen:,} of {n_all:,} movies held out of training; the model trained on {n_seen:,} "
+      f"({len(seen.split.train_pairs):,} train pairs)")
+print(f"\ntransductive model asked to embed every movie:\n  ValueError: {refused}\n")
+print(f"test pairs whose answer is a held-out movie ({len(new_pairs):,}):")
+for m in held_new:
+    print(f"  {m.name:<26} hit@10 {m.hit_rate:6.2%} ± {m.stderr():.2%}")
+print(f"test pairs among the movies both models saw ({len(old_pairs):,}):")
+for m in held_old:
+    print(f"  {m.name:<26} hit@10 {m.hit_rate:6.2%} ± {m.stderr():.2%}")
+
+# %%
+hn = {m.name: m for m in held_new}
+assert inductive.model.inductive and not transductive.model.inductive
+assert refused is not None and f"cannot embed item {n_seen}" in refused
+assert torch.isfinite(z_all).all() and len(new_pairs) > 200
+assert hn["PinSage (inductive)"].hit_rate > hn["popularity"].hit_rate + 2 * hn["PinSage (inductive)"].stderr()
+print(f"the inductive model finds {hn['PinSage (inductive)'].hit_rate:.2%} of the held-out movies' test pairs "
+      f"in its top 10 without ever having trained on them; the transductive one cannot embed them at all")
+
+# %% [markdown]
+# What the trade-off looks like:
+#
+# * **Only the inductive model can serve a new item.** The transductive one refuses (the error names
+#   the first unknown id); in production it would need retraining — or a fallback that is, in effect,
+#   an inductive model.
+# * **On new items the inductive model is useful at once**: far above popularity (asserted above).
+#   Item-kNN is printed beside it because it can score new items too — it reads their edges directly
+#   — so it is the fair yardstick for "no retraining".
+# * **On items both models saw**, compare the two printed rows: the id vectors start as noise and are
+#   learned pair by pair, so short runs favour the inductive model; the full-size figures above hold
+#   the main job with `--id-embeddings` over 10 epochs. The collections features give the inductive
+#   model much of what id vectors memorise — from the graph, so a new item has them too.
+
+# %% [markdown]
 # ## §4 Figure 4: how the embeddings use the space
 #
 # > **The paper (Figure 4), in our words:** the distribution of cosine similarities between random
@@ -326,9 +401,9 @@ for m in rows:
 # **nearest-neighbour** cosine (how crowded the neighbourhood of a query is).
 
 # %%
-views = {tv.name: tv.embeddings for tv in trained}  # unit vectors, as the model outputs them
-views.update({r.name: r.embeddings for r in content_baselines(exp.features)})  # the same views as in Table 1
-sims = {name: similarity_distribution(e, PRESET["sim_pairs"], generator=exp.seed) for name, e in views.items()}
+views = {"PinSage": pinsage.embeddings}  # unit vectors, as the model outputs them
+views.update({r.name: r.embeddings for r in content_baselines(real.features)})  # the same views as the table's
+sims = {name: similarity_distribution(e, PRESET["sim_pairs"], generator=real.seed) for name, e in views.items()}
 everyone = torch.arange(N)
 stats = {}
 for name, e in views.items():
@@ -339,7 +414,7 @@ for name, e in views.items():
 
 fig, axes = plt.subplots(1, 2, figsize=(14, 4.2), sharey=True)
 bins = torch.linspace(-1, 1, 81).tolist()
-panels = (("PinSage and its ablations (ours)", rungs), ("content-only views (ours)", content_names))
+panels = (("PinSage (ours)", ["PinSage"]), ("content-only views (ours)", content_names))
 for ax, (title, group) in zip(axes, panels):
     for name in group:
         ax.hist(sims[name].tolist(), bins=bins, density=True, histtype="step", lw=1.6,
@@ -364,44 +439,39 @@ print(f"(paper: PinSage {paper_k['PinSage']}, Visual {paper_k['Visual']}, Annot.
       f"'nearest cos' is the median over all {N:,} movies)")
 
 # %%
-# The kurtosis in Table 1 came from the same 20,000 seeded pairs: the two computations agree.
+# The kurtosis in the table came from the same 20,000 seeded pairs: the two computations agree.
 for name, st in stats.items():
     assert math.isfinite(st["kurt"]) and math.isclose(st["kurt"], by_name[name].kurtosis, rel_tol=1e-9, abs_tol=1e-12)
-# Robust facts at both sizes: PinSage's kurtosis is below the text and combined views' (the paper's
-# finding), and yet its embeddings sit in a crowded cone (random pairs of movies have a high cosine on
-# average, nearest neighbours a very high one), while the content views spread around 0.
+# Robust facts: PinSage's kurtosis is below the text and combined views' (the paper's finding), and
+# its embeddings sit in a cone (random pairs of movies have a clearly positive cosine on average,
+# nearest neighbours a very high one), while the content views spread around 0.
 assert stats["PinSage"]["kurt"] < min(stats["content: text"]["kurt"], stats["content: combined"]["kurt"])
-assert stats["PinSage"]["mean"] > 0.3 and stats["PinSage"]["nearest"] > 0.9
+assert stats["PinSage"]["mean"] > 0.2 and stats["PinSage"]["nearest"] > 0.8
 assert all(abs(stats[n]["mean"]) < 0.1 for n in content_names)
-print(f"PinSage: mean cosine of a random pair {stats['PinSage']['mean']:.2f}, median nearest-neighbour cosine "
-      f"{stats['PinSage']['nearest']:.3f}; content views: mean cosines "
+print(f"PinSage: kurtosis {stats['PinSage']['kurt']:+.2f}, mean cosine of a random pair {stats['PinSage']['mean']:.2f}, "
+      f"median nearest-neighbour cosine {stats['PinSage']['nearest']:.3f}; content views: mean cosines "
       + ", ".join(f"{stats[n]['mean']:+.2f}" for n in content_names))
 
 # %% [markdown]
 # What to read from the figure — honestly:
 #
-# * **Our PinSage kurtosis is low, like the paper's** (negative here: a broad spread with a second,
-#   lower hump), and
-#   below that of the text and combined content views, at both sizes (full size: −0.57). By the
-#   paper's yardstick PinSage "uses the space well".
+# * **Our PinSage kurtosis is low, like the paper's**, and below that of the text and combined
+#   content views (asserted above). By the paper's yardstick PinSage "uses the space well".
 # * **But the yardstick is blind to where the distribution sits.** Kurtosis does not change when the
-#   whole distribution shifts. Our trained embeddings are **crowded**: a random pair of movies has a
-#   PinSage cosine of about 0.67 on average in the classroom run (0.51 after 10 epochs), and a movie's
-#   nearest neighbour sits at about 0.97 (0.94). The content views spread around 0, as independent
-#   random directions would. The crowding comes partly from the architecture — every CONVOLVE layer
-#   ends with a **ReLU before the L2 normalisation**, so h⁽ᴷ⁾ lies in the positive orthant (all its
-#   cosines ≥ 0) and the head G₂·ReLU(G₁·h + g) only partly undoes that — and partly from the loss:
-#   the margin loss only asks the positive to beat each negative by Δ = 0.1, never that unrelated
-#   items be far apart. The cross-entropy rung, whose softmax keeps pushing every negative away, is
-#   the least crowded (mean cosine 0.34, and 0.10 at full size) — and the best rung on MovieLens.
+#   whole distribution shifts. Our trained embeddings sit in a **cone**: a random pair of movies has a
+#   clearly positive cosine on average and a movie's nearest neighbour a very high one (printed
+#   above), while the content views spread around 0, as independent random directions would. The
+#   cone comes partly from the architecture — every CONVOLVE layer ends with a **ReLU before the L2
+#   normalisation**, so h⁽ᴷ⁾ lies in the positive orthant (all its cosines ≥ 0) and the head
+#   G₂·ReLU(G₁·h + g) only partly undoes that — and partly from the loss: the margin loss only asks
+#   the positive to beat each negative by Δ = 0.1, never that unrelated items be far apart.
 # * **Why it matters for serving.** Ranking by cosine ignores a shared offset, so hit-rate does not
 #   care. Random-hyperplane LSH (notebook 08) does: in a narrow cone most hyperplanes put all items on
-#   the same side, buckets are big and unbalanced, and every query scans more candidates. The paper's
-#   low kurtosis *and* a distribution centred near 0 is what makes LSH cheap.
-# * On the synthetic pins (below) the trained embeddings have a **high** kurtosis, the opposite of
-#   Figure 4: kurtosis describes the shape a dataset's cluster structure gives the distribution at
-#   least as much as how well a model uses the space.
-#
+#   the same side, buckets are big and unbalanced, and every query scans more candidates — which is
+#   why `LSHIndex(center=True)` hashes around the mean. The paper's low kurtosis *and* a distribution
+#   centred near 0 is what makes LSH cheap.
+
+# %% [markdown]
 # ## §4 Tables 3 and 4: what batch size and neighbourhood size cost
 #
 # > **The paper (Tables 3 and 4), in our words:** for mean-pooling-hard, a bigger minibatch costs more
@@ -531,163 +601,195 @@ assert all(a < b for a, b in zip(sizes, sizes[1:])) and s0_size[10] / N > 0.4
 #   much from T = 10 to T = 20 as the paper's training hours did (×1.65 there).
 # * **Importance pooling has little to weigh.** At T = 10 the top neighbour's importance weight
 #   averages 0.117 against mean pooling's 0.100: the visit counts of the top 10 neighbours are nearly
-#   equal, so importance pooling is nearly mean pooling — consistent with PinSage ≈ mean-pooling-hard
-#   in Table 1.
+#   equal, so importance pooling is nearly mean pooling. The regime map below measures what that
+#   costs it on MovieLens-like coverage, and where it starts to pay.
 # * **Hit-rate against T** in classroom size says nothing (one short epoch). At full size the four
 #   settings end within about two standard errors of each other (2.8–3.2%): the paper's diminishing
 #   returns, without the returns.
+
+# %% [markdown]
+# ## §4 Table 1 where the paper's choices pay off: synthetic pins and boards
 #
-# ## §4 The ladder on synthetic pins and boards with known topics
+# On MovieLens and goodbooks two of the paper's ingredients do nothing or harm: importance pooling
+# has little to weigh (the top-10 neighbours' visit counts are nearly equal, above) and hard
+# negatives are full of false negatives (notebook 06). That is not a verdict on the paper: it says our
+# catalogues lack what Pinterest has. The synthetic generator can add it, one named knob at a time
+# (`synthetic_pins_boards`; the `"pinterest-like"` preset in `SYNTHETIC_PRESETS`):
 #
-# MovieLens is small and dense. The library's synthetic generator (`load_dataset("synthetic", ...)`)
-# builds pins and boards with **known topics**: each board has a topic and draws 80% of its pins
-# from it, pins have power-law popularity, and each pin has a noisy "visual" and "text" vector of its
-# topic — built so that either view alone confuses pairs of topics that the two together separate
-# (the paper's "visual + text beat either alone"). The related pairs are consecutive saves on a
-# board, as on Pinterest. Because we know every pin's topic, we can also ask a question the paper
-# could only answer with human raters: **how many of a pin's 10 nearest neighbours share its topic?**
-# (chance: 1 in 20).
+# * **hierarchical topics** (`num_subtopics`, `subtopic_purity`, `subtopic_signal`): boards are about
+#   a sub-topic; the features say the topic clearly and the sub-topic only faintly. A uniform
+#   negative is almost always from another topic — easy — while the pins that matter to tell apart
+#   are same-topic, other-sub-topic: the PPR band is full of them, so hard negatives teach something.
+# * **noisy catch-all boards** (`catchall_boards`, `catchall_size`): boards that draw from every topic.
+#   They put unrelated pins one hop apart; random-walk visit counts see through them (a pin reached
+#   through many boards is visited often, one reached through a catch-all rarely), uniform or max
+#   pooling do not.
+# * **hub pins** (`popularity_exponent`): a steep popularity law makes a few pins appear on many
+#   boards, so a pin's neighbourhood is crowded with hubs unless they are down-weighted.
+# * **a catalogue much larger than a two-hop neighbourhood**, and **informative but noisy views**
+#   (`feature_noise`).
+#
+# The knobs were tuned on the **validation** pairs only; the test pairs were read once, for the preset
+# kept. Every rung trains with one explicit configuration (`regimes.PINTEREST_LIKE_TRAIN`: it does not
+# move when library defaults do), for training seeds 0, 1 and 2 on the same data.
 
 # %%
-syn_ds = load_dataset("synthetic", **PRESET["synthetic"])
-syn = Experiment.load(syn_ds)
-topic = syn_ds.items.topic
-syn_config = TrainConfig(epochs=PRESET["syn_epochs"], max_steps_per_epoch=PRESET["syn_steps"],
-                         eval_pairs=PRESET["eval_pairs"])
-syn_base = [r for r in syn.baselines() if PRESET["syn_pixie"] or r.name != "Pixie"]
-syn_variants = [v for v in ABLATIONS if v.name in PRESET["syn_variants"]]
-syn_rows_v, syn_trained = ablation_table(syn, variants=syn_variants, config=syn_config, baselines=False)
-syn_rows = compare(syn_base, syn.split.test_pairs, seed=syn.seed) + syn_rows_v
-syn_by = {m.name: m for m in syn_rows}
+# NBVAL_CHECK_OUTPUT
+from pinsage_edu.data import SYNTHETIC_PRESETS
+from pinsage_edu.regimes import PINTEREST_LIKE_T, PINTEREST_LIKE_TRAIN
+print("pinterest-like:", SYNTHETIC_PRESETS["pinterest-like"])
+print("T =", PINTEREST_LIKE_T, "·", {k: v for k, v in PINTEREST_LIKE_TRAIN.items()
+                                     if k in ("epochs", "batch_size", "lr", "max_steps_per_epoch", "max_hard_negatives",
+                                              "loss", "temperature", "margin")})
 
-# Topic precision@10 over a fixed sample of pins that have at least one train edge.
-g1 = torch.Generator().manual_seed(0)
-has_edges = torch.nonzero(syn.graph.item_degrees > 0).flatten()
-sample = has_edges[torch.randperm(has_edges.numel(), generator=g1)[:1_000]]
-syn_recs = [r for r in syn_base if r.name != "Pixie"] + [tv.recommender() for tv in syn_trained]
-topic_p10 = {}
-for r in syn_recs:
-    sc = r.scores(sample).clone()
-    sc[torch.arange(sample.numel()), sample] = -math.inf
-    top = torch.sort(sc, dim=1, descending=True, stable=True).indices[:, :10]
-    topic_p10[r.name] = (topic[top] == topic[sample].unsqueeze(1)).double().mean().item()
+# %%
+syn = Experiment.load("synthetic", preset="pinterest-like", num_neighbors=PINTEREST_LIKE_T)
+syn_table = seed_table(syn, seeds=(0, 1, 2), pairs="test")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 print(syn.graph)
-print(format_table(syn_rows, title=f"Table 1 on {syn.name} ({SIZE} size)"))
-print()
-print(f"{'method':<22} {'topic precision@10':>18}   (chance {1 / int(topic.max() + 1):.0%})")
-for name, v in topic_p10.items():
-    print(f"{name:<22} {v:>18.1%}")
+print(f"two hops reach {two_hop_coverage(syn.graph):.1%} of the pins from an average pin "
+      f"(MovieLens: {two_hop_coverage(exp.graph):.1%})\n")
+print(syn_table.format())
 
 # %%
-syn_content = [n for n in syn_by if n.startswith("content:")]
-syn_rungs = [v.name for v in syn_variants]
-best_syn_content = max(syn_by[n].hit_rate for n in syn_content)
-assert all(math.isfinite(m.hit_rate) and math.isfinite(m.mrr) for m in syn_rows)
-assert all(syn_by[n].hit_rate > best_syn_content for n in syn_rungs)  # every trained rung beats every content view
-assert syn_by["content: combined"].hit_rate > max(syn_by["content: visual"].hit_rate, syn_by["content: text"].hit_rate)
-# Topic precision: one view alone confuses pairs of topics (about half its neighbours are off-topic), the
-# two together separate them, and so does PinSage; popularity is at chance.
-assert max(topic_p10["content: visual"], topic_p10["content: text"]) < 0.7 < topic_p10["content: combined"]
-assert all(topic_p10[n] > 0.7 for n in syn_rungs) and topic_p10["popularity"] < 0.15
-print(f"every trained rung beats the best content view ({best_syn_content:.2%}): "
-      + ", ".join(f"{n} {syn_by[n].hit_rate:.2%}" for n in syn_rungs))
-
-# %% [markdown]
-# And Figure 4 again, on the synthetic pins: the similarity distributions of the trained embeddings
-# and of the combined content view.
-
-# %%
-syn_views = {n: tv.embeddings for n, tv in zip(syn_rungs, syn_trained)}
-syn_views["content: combined"] = next(r for r in syn_base if r.name == "content: combined").embeddings
-fig, ax = plt.subplots(figsize=(8, 3.8))
-for name, e in syn_views.items():
-    sim = similarity_distribution(e, PRESET["sim_pairs"], generator=syn.seed)
-    ax.hist(sim.tolist(), bins=bins, density=True, histtype="step", lw=1.6,
-            label=f"{name}  (kurtosis {kurtosis(sim):+.2f}, mean cos {sim.mean():.2f})")
-ax.set(xlabel="cosine similarity of a random pair of pins", ylabel="density", xlim=(-1, 1), yscale="log",
-       title=f"{syn.name}: cosines of random pairs of pins (log density)")
+fig, ax = plt.subplots(figsize=(9, 3.8))
+steps = syn_table.steps()
+for j, run in enumerate(syn_table.runs):
+    ds = [100 * per[j][0] for _, _, per in steps]
+    es = [200 * per[j][1] for _, _, per in steps]
+    ax.errorbar([i + 0.15 * (j - 1) for i in range(len(steps))], ds, yerr=es, fmt="o", capsize=3,
+                label=f"training seed {run.seed}")
+ax.axhline(0, color="k", lw=0.8)
+ax.set_xticks(range(len(steps)), [f"{w}\n< {b}" for w, b, _ in steps], fontsize=8)
+ax.set(ylabel="hit@10 gain (points, ± 2 paired s.e.)", title="each step of the paper's order, per training seed")
 ax.legend(fontsize=8)
-ax.grid(True, alpha=0.3)
+ax.grid(True, axis="y", alpha=0.3)
 fig.tight_layout()
 plt.show()
 
+# %%
+# What holds robustly on the test pairs (and what does not: printed, not asserted).
+pooled = {(w, b): (sum(d for d, _ in per) / len(per), math.sqrt(sum(se * se for _, se in per)) / len(per))
+          for w, b, per in syn_table.steps()}
+per_seed = {(w, b): per for w, b, per in syn_table.steps()}
+assert all(d > 2 * se for d, se in per_seed[("mean-pooling-xent", "mean-pooling")])  # xent below, every seed
+assert pooled[("max-pooling", "mean-pooling")][0] > 0 and pooled[("mean-pooling-hard", "PinSage")][0] > 0
+print(f"the paper's whole order holds in {syn_table.seeds_holding()} of 3 training seeds "
+      f"({syn_table.runs[0].metrics['PinSage'].num_pairs:,} test pairs); pooled over the seeds:")
+for (w, b), (d, se) in pooled.items():
+    print(f"  {w + ' < ' + b:<40} {100 * d:+.2f} ± {100 * se:.2f} points "
+          + ("(clear)" if d > 2 * se else "(positive, within 2 s.e.)" if d > 0 else "(not reproduced)"))
+
 # %% [markdown]
-# On the synthetic graph. The printed table is the classroom run; at full size (5,000 pins, all five
-# rungs, 10 epochs) we got popularity 2.68%, Pixie 4.77%, content visual 1.08%, text 1.16%, combined
-# 2.27%, item-kNN 2.59%, and the rungs max-pooling 3.08%, mean-pooling 2.82%, mean-pooling-xent 3.73%,
-# mean-pooling-hard 3.38%, PinSage 2.97% (±0.3 points s.e. each).
+# What the table says, honestly: **the direction of every step is reproducible, its size is not
+# solid.** The cross-entropy rung is clearly below mean-pooling in every seed, as in the paper; the
+# other steps are a few tenths of a point — about one paired standard error per seed on a few
+# thousand pairs — so single seeds flip them, and the whole order holds in only the number of seeds
+# printed above. (Tuned on the validation pairs the order held in 3 of 3 seeds there; read once on the
+# test pairs it does not — the validation win was partly the luck of keeping the best of many noisy
+# candidates, which is exactly why the test pairs are read once.) Averaging over seeds, or many more
+# pairs, is what separates the rungs.
 #
-# * **Visual + text beat either alone**, by construction of the generator and by a wide margin: about
-#   twice the hit-rate, and 93–95% topic precision against about 50% for one view (one view confuses
-#   two topics).
-# * **Every trained rung beats every content view**, at both sizes and — at full size — for both
-#   training seeds we tried. The graph tells the model which pins of a topic get saved together.
-# * **Beating popularity is not guaranteed here.** Pins are drawn in proportion to a power-law
-#   popularity, so popularity alone is a strong predictor of the next save: at full size the rungs are
-#   only 0.1–1 point above it, and with training seed 1 mean-pooling-xent came out at 2.59%, below
-#   popularity's 2.68%.
-# * **Pixie is the best method by far**, and item-kNN is *below* popularity: Pixie's visit counts
-#   favour the popular pins of the query's boards (popularity × co-occurrence, which is how the
-#   generator draws pins), while item-kNN's cosine divides popularity away.
-# * **The paper's ordering content < max < mean < mean-hard < PinSage does not appear robustly.** With
-#   training seed 0 (above) the rungs order mean < PinSage < max < hard < xent; with training seed 1
-#   they came out max 2.62% = mean 2.62% < hard 2.94% < PinSage 3.14% (xent 2.59%) — the paper's order
-#   for four rungs. The differences are 1–2 standard errors: which order you see depends on the seed.
-# * **Topic precision does not separate the rungs from the combined content view** (91–94% against
-#   93%): the two views together already identify the topic; what the graph adds is which pins
-#   within the topic belong together.
-# * **Kurtosis is high for the trained rungs** (1–5, against 0.3–0.4 for the content views) — the
-#   opposite of Figure 4. The histogram shows why: most random pairs sit in a narrow band of high
-#   cosines, with a long tail towards low ones, and heavy tails are what kurtosis measures.
+# ### The regime map
 #
+# Which knob makes which choice pay? `regime_map` sweeps one knob of the preset, trains
+# mean-pooling, mean-pooling-hard and PinSage for two seeds per value (each seed draws its own data),
+# and plots two gains with their paired standard errors: **hard negatives** (mean-pooling-hard −
+# mean-pooling) and **importance pooling** (PinSage − mean-pooling-hard). The x axis can also be the
+# measured **two-hop coverage** — the share of the catalogue within two hops of an average item —
+# which puts MovieLens and goodbooks on the same picture. (Classroom size is a quick look at half the
+# catalogue with a tiny step budget, so its gains are noisy; `PINSAGE_EDU_SIZE=full` runs the
+# preset's own size.)
+
+# %%
+sweep_knob, sweep_values = "num_subtopics", [1, 4]
+rmap = regime_map(sweep_knob, sweep_values, seeds=(0, 1), size=PRESET["regime_size"])
+gb_graph = Experiment.load("goodbooks").graph if SIZE == "full" else load_dataset("goodbooks").split(seed=0).graph
+marks = {"ml-latest-small": two_hop_coverage(exp.graph), "goodbooks": two_hop_coverage(gb_graph)}
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+print(rmap.format())
+print("two-hop coverage: " + ", ".join(f"{k} {v:.1%}" for k, v in marks.items()))
+fig, axes = plt.subplots(1, 2, figsize=(13, 4.2))
+plot_regime_map(rmap, axes[0])
+plot_regime_map(rmap, axes[1], x="coverage", marks=marks)
+fig.tight_layout()
+plt.show()
+
+# %%
+assert all(math.isfinite(p.gains[g][0]) and math.isfinite(p.gains[g][1]) for p in rmap.points for g in p.gains)
+assert marks["ml-latest-small"] > 2 * max(p.coverage for p in rmap.points)  # MovieLens: far more of it in reach
+print(f"two hops reach {marks['ml-latest-small']:.0%} of MovieLens and {marks['goodbooks']:.0%} of goodbooks, "
+      f"against at most {max(p.coverage for p in rmap.points):.1%} of the synthetic catalogue")
+
+# %% [markdown]
 # ## What is and isn't reproduced, and why
 #
-# **Reproduced (direction, not size):**
+# The cell below collects the claims of this notebook from the figures it computed (and from the
+# full-size files it read); the prose after it explains them.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+ml_full = full_rows.get(("ml-latest-small", "recipe"), {})
+gb_full = full_rows.get(("goodbooks-10k", "recipe"), {})
+
+
+def verdict(ok: bool) -> str:
+    return "reproduced" if ok else "NOT reproduced"
+
+
+claims = [
+    ("graph + features beat the content-only views (ml, classroom)", by_name["PinSage"].hit_rate > best_content),
+    ("PinSage ≥ item-kNN CF on ml-latest-small (full size, test)",
+     bool(ml_full) and ml_full["PinSage"]["hit_rate"] >= ml_full["item-kNN CF"]["hit_rate"]),
+    ("PinSage ≥ item-kNN CF on goodbooks (full size, test)",
+     bool(gb_full) and gb_full["PinSage"]["hit_rate"] >= gb_full["item-kNN CF"]["hit_rate"]),
+    ("an inductive model embeds items unseen in training", refused is not None and hn["PinSage (inductive)"].hit_rate > 0),
+    ("Table 1's order on the pinterest-like synthetic data, 3 of 3 seeds", syn_table.seeds_holding() == 3),
+    ("PinSage's kurtosis below the content views' (Figure 4)",
+     stats["PinSage"]["kurt"] < min(stats[n]["kurt"] for n in ("content: text", "content: combined"))),
+    ("Table 3: time per iteration grows with the batch, far less than in proportion",
+     by_batch[-1].ms_per_iteration < (by_batch[-1].value / by_batch[0].value) * by_batch[0].ms_per_iteration),
+]
+for text, ok in claims:
+    print(f"{verdict(ok):<15} {text}")
+
+# %% [markdown]
+# **Reproduced, in direction:**
 #
-# * Graph + features beat content-only embeddings: at full size every rung beats every content view
-#   on both datasets (on MovieLens by 1.5–1.8×; the paper's PinSage 2.5×). In the short classroom
-#   runs this holds on the synthetic graph; on MovieLens the rungs are only level with the best
-#   content views. Every rung beats popularity on MovieLens.
-# * Two content views combined beat the weaker one alone (on the synthetic graph both, by 2×).
-# * The metrics themselves: hit-rate and scaled MRR, computed exactly as defined, with the MRR divisor
-#   scaled to the catalogue (s = 1 for ours).
-# * PinSage's similarity kurtosis below the content views' on MovieLens — with the caveat that ours
-#   is crowded into a cone, and that on the synthetic graph the comparison goes the other way.
-# * Table 3's shape: time per iteration grows with the batch, much less than in proportion.
+# * **Graph + features beat the features alone** on every dataset, and PinSage beats Pixie's walks.
+# * **With the recipe, PinSage matches or beats item-kNN CF on MovieLens** — the classical method
+#   that the library's first defaults lost to. The levers were ordinary engineering (learning rate,
+#   model selection on validation, the item's collections as features) plus one of the paper's own
+#   warnings taken seriously: hard negatives must not be true positives.
+# * **Inductive embeddings**: a movie held out of training entirely is embedded from its features and
+#   edges and found by its related movies far more often than chance; a transductive model refuses.
+# * **Table 1's ladder**, on synthetic pins and boards that have what Pinterest has — hierarchical
+#   topics, noisy catch-all boards, hub pins, a catalogue far larger than two hops — with each step
+#   and its paired standard error printed, per training seed (the verdict above says in how many
+#   seeds the whole order holds).
+# * **Figure 4's low kurtosis**, with the caveat that kurtosis ignores where the distribution sits.
+# * **Table 3's shape**: time per iteration grows with the batch, much less than in proportion.
 #
-# **Not reproduced:**
+# **Not reproduced, or only in part:**
 #
-# * **The ablation ladder's order and PinSage's large margin** (67% vs 46% for mean-pooling-hard).
-#   Our rungs are within a few standard errors of each other, their order changes with the seed, and
-#   on MovieLens at full size the cross-entropy rung is best and PinSage last. Reasons, most
-#   important first:
-#   1. *A small catalogue.* With T = 10 and K = 2 one movie's computation graph reaches about 70
-#      distinct movies and one minibatch reads half of the catalogue; the importance weights of the
-#      top 10 neighbours are nearly equal. When two hops cover most of the graph, *which* neighbours
-#      are weighted how (importance, mean or max pooling) changes little. Importance pooling pays off
-#      when a neighbourhood is a 50-item sample of a graph of billions. Another public
-#      re-implementation on a ~10k-item catalogue found the same: the order held for four rungs but
-#      importance pooling added nothing.
-#   2. *Hard negatives on a small catalogue.* The curriculum adds one hard negative per query per
-#      epoch (the classroom run sees them in one epoch only). A plausible reason they do not help at
-#      full size either, which we have not isolated: among 6,298 movies, the PPR band that notebook 06
-#      rescales from the paper's ranks 2000–5000 holds movies close enough to the query that some are
-#      plausible answers, and pushing those away costs hit-rate.
-#   3. *Statistical noise.* 4,579 test pairs at p ≈ 3% give a standard error of ±0.25 points; the
-#      rungs differ by about that much. The paper's differences were measured on far more pairs.
-# * **Pixie is in our table, and strong.** The paper left it out because its labelled pairs were
-#   produced by Pixie (judging Pixie on them would be circular). Ours come from user histories and
-#   board saves, so Pixie and item-kNN are fair baselines — and hard to beat on a small, dense
-#   catalogue (Pixie is the best method on the synthetic graph, item-kNN the best or level with the
-#   best on MovieLens).
-# * **The absolute numbers.** Hit@10 among ~6k movies and hit@500 among ~5M pins are different
-#   questions; only ratios between methods of one table can be compared (the "lift" columns).
-# * **Table 4's gains from larger T and Table 3's total hours**: both need long, converged runs on a
-#   graph big enough that T matters.
-# * **The user study and the A/B tests** (Table 2, §4.4) need people; not attempted.
+# * **The size of the gains.** The paper's PinSage is 2.5× its best content baseline and 21 points
+#   above mean-pooling-hard; ours are a few tenths of a point per step, about one paired standard
+#   error per seed on a few thousand pairs. Only averages over seeds, or more pairs, make them solid.
+# * **Importance pooling and hard negatives on real data.** On MovieLens and goodbooks two hops reach
+#   much of the catalogue (the regime map's marks): the top-T visit counts are nearly equal, and the
+#   PPR band holds future positives. There the recipe drops hard negatives, and importance pooling
+#   is kept because it costs nothing, not because it gains.
+# * **goodbooks**: see the verdict above and the full-size figures. Its labelled pairs are neighbours
+#   in a random order of a shelf; shelves like "to-read" hold most of the catalogue, so many pairs are
+#   close to random, and counting shared shelves (item-kNN) is a very strong baseline.
+# * **The absolute numbers.** Hit@10 among thousands of items and hit@500 among ~5M pins are different
+#   questions; only comparisons within one table carry over.
+# * **Table 4's gains from larger T and Table 3's total hours** need long, converged runs on a graph
+#   big enough that T matters. **The user study and the A/B tests** (Table 2, §4.4) need people.
 #
 # ## What Pinterest did at web scale
 #
@@ -724,15 +826,15 @@ def my_scaled_mrr(ranks: torch.Tensor, scale: int) -> float:
 exercises.check_scaled_mrr(my_scaled_mrr)
 
 # %% [markdown]
-# 2. **Hit-rate at the paper's depth.** Recompute Table 1 with K = 50 (`compare(recs, test, k=50)`;
-#    the top 0.8% of our catalogue) and with the paper's divisor s = 100. Does the order of the
-#    methods change? Which metric separates the rungs better, relative to its standard error?
-# 3. **Longer training.** Rerun the table with `TrainConfig(epochs=10)` (or `PINSAGE_EDU_SIZE=full`).
-#    Do the rungs pull apart from one another, or only from popularity? Compute the paired standard
-#    errors again.
-# 4. **A graph where T matters.** Load a bigger synthetic graph
-#    (`load_dataset("synthetic", num_pins=50_000, num_boards=10_000, num_edges=500_000)`) and compare
-#    mean-pooling-hard with PinSage at T = 10. What share of the catalogue does one minibatch read now?
+# 2. **Hit-rate at the paper's depth.** Recompute the real-data table with K = 50
+#    (`compare(recs, test, k=50)`; the top 0.8% of our catalogue) and with the paper's divisor s = 100.
+#    Does PinSage's lead over item-kNN grow or shrink? Which metric separates them better, relative
+#    to its paired standard error?
+# 3. **Where do hard negatives start to hurt?** Train the recipe with `max_hard_negatives=6` and the
+#    bands `(84, 210)` (the library's), `(600, 1500)` and `(2000, 5000)`, and score the validation
+#    pairs. Then count, for each band, the share of validation answers inside it (notebook 06).
+# 4. **Another axis of the map.** `regime_map("catchall_boards", [0.0, 0.1, 0.3])`: does importance
+#    pooling gain more as catch-all boards add noise to the neighbourhoods?
 # 5. **Uncrowd the embeddings.** Measure the mean cosine of random pairs and the nearest-neighbour
 #    cosine during training (every epoch). Does it fall as training goes on? Try a larger margin Δ
 #    (`TrainConfig(margin=0.3)`) and compare the kurtosis and the hit-rate.
