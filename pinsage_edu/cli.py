@@ -260,10 +260,12 @@ def main_job(args: argparse.Namespace, *, min_rating: float, val_fraction: float
     held = [f for f in RUN_FILES if (out / f).exists()] + (["pinsage/"] if (out / "pinsage").exists() else [])
     if held:
         raise RunDirError(f"{out} already holds a run ({', '.join(held)}); nothing was overwritten. Choose another --out")
-    for flag, v in (("--epochs", args.epochs), ("--collection-dim", args.collection_dim + 1),
-                    ("--test-pairs", args.test_pairs + 1), ("--max-hard", args.max_hard + 1)):
-        if v <= 0:
-            raise ValueError(f"{flag} must be {'>= 1' if flag == '--epochs' else '>= 0'}, got {v if flag == '--epochs' else v - 1}")
+    if args.epochs < 1:
+        raise ValueError(f"--epochs must be >= 1, got {args.epochs}")
+    for flag, v in (("--collection-dim", args.collection_dim), ("--test-pairs", args.test_pairs),
+                    ("--max-hard", args.max_hard)):
+        if v < 0:
+            raise ValueError(f"{flag} must be >= 0, got {v}")
     load_kw = {} if dataset == "synthetic" else {"min_rating": min_rating}
     exp = Experiment.load(dataset, num_neighbors=args.num_neighbors, val_fraction=val_fraction,
                           test_fraction=test_fraction, seed=seed, collection_dim=args.collection_dim, **load_kw)

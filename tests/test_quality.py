@@ -137,3 +137,12 @@ def test_recipe_caps_an_epoch_and_keeps_explicit_overrides():
     big = RECIPE.train_config(782_274)
     assert big.max_steps_per_epoch == -(-RECIPE.epoch_pairs // big.batch_size) == 98
     assert RECIPE.train_config(782_274, max_steps_per_epoch=7, eval_pairs=9).max_steps_per_epoch == 7
+
+
+@pytest.mark.parametrize("flag, value", [("--epochs", "0"), ("--collection-dim", "-1"), ("--test-pairs", "-5"),
+                                         ("--max-hard", "-1")])
+def test_main_job_refuses_bad_settings_by_flag(tmp_path, capsys, flag, value):
+    from pinsage_edu.cli import main
+    assert main([flag, value, "--out", str(tmp_path / "run")]) == 1
+    err = capsys.readouterr().err
+    assert flag in err and value in err and not (tmp_path / "run").exists()
