@@ -38,7 +38,6 @@ the steps themselves; wider margins need a larger per-rung budget than the noteb
 
 from __future__ import annotations
 
-import inspect
 import math
 import time
 from dataclasses import dataclass, field
@@ -101,8 +100,8 @@ overrides (``train``) on top of the preset, :data:`PINTEREST_LIKE_T` and :data:`
 
 
 # Embed the final weights, not the best validation epoch's: the tables below are read on the val pairs,
-# which must not also pick the weights (passed only where train_variant knows the choice).
-_LAST = {"weights": "last"} if "weights" in inspect.signature(train_variant).parameters else {}
+# which must not also pick the weights.
+_LAST = {"weights": "last"}
 
 
 def pinterest_like_config(seed: int = 0, **overrides: Any) -> "TrainConfig":
