@@ -7,7 +7,8 @@ dependencies (it reinstalls only when ``pyproject.toml`` or this file changed), 
 * ``run``   — the main job (``python -m pinsage_edu``),
 * ``test``  — the library tests, then every notebook under nbval (classroom size); with extra
   arguments (``tasks.py test -k graph``) only the library tests run, with those arguments,
-* ``lab``   — JupyterLab on ``notebooks/``,
+* ``lab``   — JupyterLab on ``notebooks/`` (with ``--allow-root`` when run as root, as in containers
+  and Colab-like hosts, where Jupyter refuses to start without it),
 * ``setup`` — nothing more.
 
 Extra arguments after the command go to the program it runs (``tasks.py test -k graph``).
@@ -57,6 +58,21 @@ def setup() -> None:
     stamp.write_text(want)
 
 
+def is_root() -> bool:
+    """Whether this process runs as root (never on Windows, which has no user ids)."""
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def lab_command(extra: list[str]) -> list[str]:
+    """The JupyterLab command line for ``tasks.py lab``: ``--allow-root`` added (and said) when running as
+    root, since Jupyter refuses to start as root without it."""
+    cmd = [str(BIN / "jupyter"), "lab", "notebooks/", *extra]
+    if is_root() and "--allow-root" not in extra:
+        print("running as root (a container or Colab-like host): starting JupyterLab with --allow-root", flush=True)
+        cmd.append("--allow-root")
+    return cmd
+
+
 NBVAL = [
     "--nbval-lax", "--nbval-current-env", "--nbval-sanitize-with", "notebooks/nbval_sanitize.cfg",
     "--nbval-cell-timeout", "600", "--durations", "0",
@@ -75,7 +91,7 @@ def main(argv: list[str]) -> int:
     if cmd == "run":
         return subprocess.run([str(PY), "-m", "pinsage_edu", *extra], cwd=ROOT, env=env).returncode
     if cmd == "lab":
-        return subprocess.run([str(BIN / "jupyter"), "lab", "notebooks/", *extra], cwd=ROOT, env=env).returncode
+        return subprocess.run(lab_command(extra), cwd=ROOT, env=env).returncode
     # test: the library first (fast, precise failures), then the notebooks as a student runs them.
     # Extra arguments (-k, a test path) select library tests; they would deselect every notebook cell.
     rc = subprocess.run([str(PY), "-m", "pytest", *(extra or ["tests"])], cwd=ROOT, env=env).returncode

@@ -5,8 +5,10 @@
   mid-write leaves the previous checkpoint whole; a half-written ``.tmp`` file is ignored.
 * :func:`load_checkpoint` reads with ``torch.load(weights_only=True)``: only tensors and plain
   containers (dict, list, tuple, str, int, float, bool, None) can come back, so a checkpoint from
-  elsewhere cannot execute code when loaded. A truncated or corrupt file raises
-  :class:`CheckpointError` naming the file.
+  elsewhere cannot execute code when loaded. A truncated or corrupt file, or one holding other objects,
+  raises :class:`CheckpointError` naming the file and saying it is not a pinsage_edu checkpoint or is
+  corrupt (never torch's advice to load it with ``weights_only=False``, which would run its code).
+* :func:`write_json_atomic` writes strict JSON: NaN and infinities become ``null``.
 * :func:`rng_state` / :func:`set_rng_state` capture every random number generator a training step
   touches (Python's ``random``, torch's CPU generator, each CUDA device's generator).
 """
@@ -14,15 +16,19 @@
 from __future__ import annotations
 
 import json
+import math
 import os
+import pickle
 import random
+import re
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 
-__all__ = ["CheckpointError", "FORMAT", "save_checkpoint", "load_checkpoint", "write_json_atomic",
+__all__ = ["CheckpointError", "FORMAT", "save_checkpoint", "load_checkpoint", "write_json_atomic", "json_safe",
            "rng_state", "set_rng_state"]
 
 FORMAT = "pinsage_edu.checkpoint/1"
@@ -75,10 +81,24 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device | 
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as exc:  # truncated zip, bad pickle, a disallowed global: all mean "do not trust it"
-        raise CheckpointError(f"{path} is not a readable checkpoint (truncated, corrupt, or holding objects "
-                              f"that could run code): {type(exc).__name__}: {str(exc).splitlines()[0][:300]}") from exc
+        with warnings.catch_warnings():  # torch's note on the pickle protocol of a file it then refuses
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            state = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:  # a disallowed global or a damaged pickle: never load it unsafely
+        found = re.search(r"GLOBAL ([\w.]+)", str(exc))  # the object torch refused, in any of its wordings
+        what = (f"it refers to {found.group(1)}, which could run code when loaded; pinsage_edu checkpoints hold "
+                "only tensors and plain containers" if found else
+                "damaged, or holding objects other than tensors and plain containers, which could run code and "
+                "are never loaded")
+        raise CheckpointError(f"{path} is not a readable checkpoint: not a pinsage_edu checkpoint, or corrupt "
+                              f"({what})") from None
+    except Exception as exc:  # truncated zip, not a torch file at all
+        detail = str(exc).splitlines()[0][:300] if str(exc) else ""
+        if "weights_only" in detail:  # torch's advice to load it unsafely: not ours to repeat
+            detail = ""
+        raise CheckpointError(f"{path} is not a readable checkpoint: not a pinsage_edu checkpoint, or corrupt "
+                              f"(truncated or damaged: {type(exc).__name__}{': ' + detail if detail else ''})"
+                              ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a pinsage_edu checkpoint (format "
                               f"{state.get('format') if isinstance(state, dict) else type(state).__name__!r}, "
@@ -86,10 +106,23 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device | 
     return state
 
 
+def json_safe(v: Any) -> Any:
+    """``v`` with every NaN or infinite float (in nested dicts, lists and tuples) replaced by ``None``:
+    strict JSON has no NaN, and a bare ``NaN`` in a file breaks every other JSON reader."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {k: json_safe(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [json_safe(x) for x in v]
+    return v
+
+
 def write_json_atomic(obj: Any, path: str | os.PathLike) -> Path:
-    """``json.dump`` to ``path`` through a temporary file and a rename."""
+    """``json.dump`` to ``path`` through a temporary file and a rename, as strict JSON: NaN and
+    infinities are written as ``null`` (:func:`json_safe`), never as bare ``NaN``."""
     path = Path(path)
-    data = (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode()
+    data = (json.dumps(json_safe(obj), indent=2, sort_keys=True, allow_nan=False) + "\n").encode()
     _atomic_write(path, lambda f: f.write(data))
     return path
 

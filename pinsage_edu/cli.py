@@ -30,7 +30,7 @@ from typing import Any
 import torch
 
 from .checkpoint import CheckpointError, load_checkpoint, write_json_atomic
-from .data import SHIPPED, DataError, load_dataset
+from .data import SHIPPED, DataError, load_dataset, resolve_dataset
 from .distributed import World, close_distributed, init_distributed
 from .evaluate import (ABLATIONS, RECIPE, EmbeddingRecommender, Experiment, Variant, compare, format_table,
                        hit_rate, popularity_recommendations, train_variant)
@@ -39,7 +39,7 @@ from .inference import ItemEmbeddings, embed_all, embed_minibatches, load_embedd
 from .knn import build_index, exact_top_k, recommend
 from .minibatch import NeighborhoodSampler, NeighborhoodTable
 from .model import PinSage, PinSageConfig
-from .train import RunDirError, TrainConfig, train_pinsage
+from .train import RunDirError, TrainConfig, read_run_file, train_pinsage
 
 # TrainConfig fields whose flag is not the field's name with dashes
 _FLAGS = {"num_shared_negatives": "--shared-negatives", "max_hard_negatives": "--max-hard", "num_workers": "--workers",
@@ -111,7 +111,8 @@ def train(args: argparse.Namespace, *, min_rating: float, val_fraction: float, t
 def _train(args: argparse.Namespace, w: World, device: torch.device, t0: float, *, min_rating: float,
            val_fraction: float, test_fraction: float, seed: int) -> int:
     say = print if w.is_main else (lambda *a, **k: None)
-    dataset = (args.dataset or ["ml-latest-small"])[0]
+    # run.json records a path as an absolute one, so `embed` finds the data from any folder
+    dataset = resolve_dataset((args.dataset or ["ml-latest-small"])[0])
     if args.workers is None:
         args.workers = 0 if device.type == "cpu" or args.sampling == "device" else \
             min(4, max(1, (os.cpu_count() or 1) // max(1, w.size) - 1))
@@ -152,9 +153,11 @@ def _train(args: argparse.Namespace, w: World, device: torch.device, t0: float, 
                           "it, or choose another --out")
     if args.resume and not (out / "run.json").exists():
         raise RunDirError(f"{out} holds no run to resume (no run.json)")
+    if args.resume:
+        read_run_file(out / "run.json")  # a damaged run.json is named now, not after the data is loaded
     # the synthetic graph is drawn with the run's seed, as Experiment.load (and so `embed`) draws it
     ds = load_dataset(dataset, seed=seed) if dataset == "synthetic" else load_dataset(dataset, min_rating=min_rating)
-    split = ds.split(val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
+    split = ds.split(val_fraction=val_fraction, test_fraction=test_fraction, seed=seed).check_pairs(dataset)
     graph = split.graph
     x = item_features(ds, split.graph, seed=seed).x
     make = PinSageConfig.paper if args.preset == "paper" else PinSageConfig.classroom
@@ -254,7 +257,7 @@ def main_job(args: argparse.Namespace, *, min_rating: float, val_fraction: float
     from .train import TrainConfig
 
     t0 = time.perf_counter()
-    dataset = (args.dataset or ["ml-latest-small"])[0]
+    dataset = resolve_dataset((args.dataset or ["ml-latest-small"])[0])  # recorded in results.json and embeddings
     device = _device("--device", args.device)
     out = Path(args.out) if args.out else Path("runs") / f"main-{time.strftime('%Y%m%d-%H%M%S')}"
     held = [f for f in RUN_FILES if (out / f).exists()] + (["pinsage/"] if (out / "pinsage").exists() else [])
@@ -269,6 +272,7 @@ def main_job(args: argparse.Namespace, *, min_rating: float, val_fraction: float
     load_kw = {} if dataset == "synthetic" else {"min_rating": min_rating}
     exp = Experiment.load(dataset, num_neighbors=args.num_neighbors, val_fraction=val_fraction,
                           test_fraction=test_fraction, seed=seed, collection_dim=args.collection_dim, **load_kw)
+    exp.split.check_pairs(dataset)
     test_pairs = _sample_pairs(exp.split.test_pairs, args.test_pairs, seed)
     print(f"== {exp.name}: {exp.graph.num_items:,} items, {len(exp.split.train_pairs):,} train pairs, "
           f"{len(test_pairs):,} test pairs"
@@ -348,11 +352,23 @@ def _plain(v: object) -> object:
     return v.item() if hasattr(v, "item") else v
 
 
-def _experiment_from_info(info: dict, num_neighbors: int) -> Experiment:
-    """The experiment a run or an embeddings file was made from, loaded again from its recorded settings."""
+def _recorded_dataset(info: Any, source: str | os.PathLike) -> str:
+    """The dataset recorded in a run's settings ``info`` (from ``run.json`` or an embeddings file);
+    a ValueError naming ``source`` when there is none."""
+    if not isinstance(info, dict):
+        raise ValueError(f"{source}: the recorded run settings are a {type(info).__name__}, not an object: damaged, "
+                         "or not written by `python -m pinsage_edu train` or `main`")
     dataset = info.get("dataset")
-    if not dataset:
-        raise ValueError("the run records no dataset: it was not written by `python -m pinsage_edu train` or `main`")
+    if not dataset or not isinstance(dataset, str):
+        raise ValueError(f"{source} records no dataset: it was not written by `python -m pinsage_edu train` or "
+                         "`main` (or is damaged)")
+    return dataset
+
+
+def _experiment_from_info(info: dict, num_neighbors: int, source: str | os.PathLike = "the run") -> Experiment:
+    """The experiment a run or an embeddings file was made from, loaded again from its recorded settings;
+    errors name ``source``, the file the settings were read from."""
+    dataset = _recorded_dataset(info, source)
     if dataset == "synthetic":  # the generator's sizes, as recorded
         from inspect import signature
 
@@ -360,14 +376,31 @@ def _experiment_from_info(info: dict, num_neighbors: int) -> Experiment:
         kw = {k: v for k, v in info.items() if k in signature(synthetic_pins_boards).parameters and k != "seed"}
     else:
         kw = {"min_rating": info.get("min_rating", 4.0)}
-    exp = Experiment.load(dataset, num_neighbors=num_neighbors, num_walks=info.get("num_walks", 200),
-                          num_traversals=info.get("num_traversals", 3), val_fraction=info.get("val_fraction", 0.1),
-                          test_fraction=info.get("test_fraction", 0.1), seed=info.get("seed", 0),
-                          collection_dim=info.get("collection_dim", 0), **kw)
+    try:
+        exp = Experiment.load(dataset, num_neighbors=num_neighbors, num_walks=info.get("num_walks", 200),
+                              num_traversals=info.get("num_traversals", 3),
+                              val_fraction=info.get("val_fraction", 0.1), test_fraction=info.get("test_fraction", 0.1),
+                              seed=info.get("seed", 0), collection_dim=info.get("collection_dim", 0), **kw)
+    except DataError as exc:
+        raise DataError(f"{source} records dataset {dataset!r}, which cannot be loaded again: {exc}") from None
     if "num_items" in info and info["num_items"] != exp.graph.num_items:
-        raise ValueError(f"the run was made on {info['num_items']:,} items of {dataset!r} but loading it again gives "
-                         f"{exp.graph.num_items:,}: the data changed since")
+        raise ValueError(f"{source}: the run was made on {info['num_items']:,} items of {dataset!r} but loading it "
+                         f"again gives {exp.graph.num_items:,}: the data changed since")
     return exp
+
+
+def _model_from_checkpoint(state: dict[str, Any], path: Path) -> PinSage:
+    """The model a training checkpoint holds; a :class:`CheckpointError` naming ``path`` when its config
+    or weights do not make one (a checkpoint of another kind, or damaged)."""
+    try:
+        model = PinSage(PinSageConfig(**state["model_config"]))
+        model.load_state_dict(state["model"])
+    except KeyError as exc:
+        raise CheckpointError(f"{path} lacks {exc}: not a pinsage_edu training checkpoint") from None
+    except (TypeError, ValueError, RuntimeError, AttributeError) as exc:
+        raise CheckpointError(f"{path} does not hold a model of its recorded config: damaged, or not a pinsage_edu "
+                              f"training checkpoint ({str(exc).splitlines()[0][:300]})") from None
+    return model
 
 
 def embed(args: argparse.Namespace) -> int:
@@ -379,7 +412,8 @@ def embed(args: argparse.Namespace) -> int:
         raise RunDirError(f"{run} holds no run (no run.json)")
     if not ckpt.exists():
         raise RunDirError(f"{run} has no {ckpt.name} checkpoint yet")
-    info = json.loads((run / "run.json").read_text(encoding="utf-8")).get("run", {})
+    info = read_run_file(run / "run.json", required=("run",))["run"]
+    _recorded_dataset(info, run / "run.json")  # before minutes of work, not after
     out = Path(args.out) if args.out else run / f"embeddings-{ckpt.stem}.pt"
     if out.exists() and not args.force:
         raise RunDirError(f"{out} exists; nothing was overwritten (pass --force to replace it, or --out)")
@@ -388,11 +422,9 @@ def embed(args: argparse.Namespace) -> int:
         _device("--storage-device", args.storage_device)
     w, device = init_distributed(args.device)
     try:
-        state = load_checkpoint(ckpt)
-        config = PinSageConfig(**state["model_config"])
-        model = PinSage(config).to(device)
-        model.load_state_dict(state["model"])
-        exp = _experiment_from_info(info, config.num_neighbors)
+        model = _model_from_checkpoint(load_checkpoint(ckpt), ckpt).to(device)
+        config = model.config
+        exp = _experiment_from_info(info, config.num_neighbors, run / "run.json")
         t1 = time.perf_counter()
         z = embed_all(model, exp.table.to(device), exp.x, chunk_size=args.chunk_size,
                       storage_device=args.storage_device, world=w, shard_dir=args.shard_dir)
@@ -425,9 +457,10 @@ def recommend_cmd(args: argparse.Namespace) -> int:
 def evaluate_cmd(args: argparse.Namespace) -> int:
     """An embeddings file next to every baseline on the held-out pairs of the data it was made from."""
     emb = load_embeddings(args.embeddings)
-    exp = _experiment_from_info(emb.meta, emb.config.get("num_neighbors", 10))
+    exp = _experiment_from_info(emb.meta, emb.config.get("num_neighbors", 10), args.embeddings)
     if len(emb) != exp.graph.num_items:
         raise ValueError(f"{args.embeddings} holds {len(emb)} items but {exp.name} has {exp.graph.num_items}")
+    exp.split.check_pairs(exp.name, parts=(args.pairs,))
     pairs = exp.split.test_pairs if args.pairs == "test" else exp.split.val_pairs
     recs = [*exp.baselines(pixie_steps=args.pixie_steps), EmbeddingRecommender("PinSage", emb.vectors)]
     rows = compare(recs, pairs, k=args.k, seed=exp.seed)

@@ -45,7 +45,8 @@ from typing import Any, Callable, Iterator
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from .checkpoint import CheckpointError, load_checkpoint, rng_state, save_checkpoint, set_rng_state, write_json_atomic
+from .checkpoint import (CheckpointError, json_safe, load_checkpoint, rng_state, save_checkpoint, set_rng_state,
+                         write_json_atomic)
 from .distributed import World, parameter_checksum, world
 from .evaluate import hit_rate, mrr_scale, scaled_mrr, target_ranks
 from .graph import BipartiteGraph
@@ -59,7 +60,8 @@ from .negatives import (curriculum, hard_negative_band, hard_negatives, pair_key
 from .walks import PPRRanking, _generator, ppr_rank
 
 __all__ = ["TrainConfig", "WarmupDecay", "Minibatch", "MinibatchProducer", "minibatches", "EpochLog",
-           "TrainHistory", "Trainer", "train_pinsage", "evaluate_hit_rate", "evaluate_pairs", "RunDirError"]
+           "TrainHistory", "Trainer", "train_pinsage", "evaluate_hit_rate", "evaluate_pairs", "RunDirError",
+           "read_run_file"]
 
 
 class RunDirError(ValueError):
@@ -558,14 +560,7 @@ def evaluate_hit_rate(model: PinSage, features: torch.Tensor, neighborhood_fn: N
     return evaluate_pairs(model, features, neighborhood_fn, pairs, k=k, batch_size=batch_size)[0]
 
 
-def _json_safe(v: Any) -> Any:
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, dict):
-        return {k: _json_safe(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_json_safe(x) for x in v]
-    return v
+_json_safe = json_safe  # NaN → None (strict JSON); shared with checkpoint.write_json_atomic
 
 
 class _Metrics:
@@ -613,6 +608,57 @@ METRICS = "metrics.jsonl"
 
 # settings that may change when a run is resumed: they do not change what the run computes
 _RESUMABLE_CHANGES = {"epochs", "num_workers", "prefetch_factor", "checkpoint_every", "early_stopping"}
+# what run.json holds (Trainer.run_record)
+RUN_KEYS = ("model", "train", "run", "world_size")
+
+
+def read_run_file(path: str | os.PathLike, required: tuple[str, ...] = RUN_KEYS) -> dict[str, Any]:
+    """The record in a run folder's ``run.json`` (see :meth:`Trainer.run_record`), checked: a file that
+    cannot be read, is not JSON, is not an object or lacks one of the ``required`` parts (``model``,
+    ``train`` and ``run`` objects, ``world_size``) is a :class:`RunDirError` naming it. Used by every
+    command that reads a run (``train --resume``, ``embed``)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RunDirError(f"{path.parent} holds no run (no {path.name})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RunDirError(f"{path} cannot be read: {exc}") from None
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RunDirError(f"{path} is not valid JSON ({exc}): damaged, or not a pinsage_edu run file") from None
+    if not isinstance(record, dict):
+        raise RunDirError(f"{path} holds a JSON {type(record).__name__}, not a run record (an object with "
+                          f"{', '.join(RUN_KEYS)})")
+    missing = [k for k in required if k not in record]
+    if missing:
+        raise RunDirError(f"{path} lacks {', '.join(repr(k) for k in missing)}: not a run record written by "
+                          "pinsage_edu (or damaged)")
+    wrong = [k for k in ("model", "train", "run") if k in required and not isinstance(record[k], dict)]
+    if wrong:
+        raise RunDirError(f"{path}: {', '.join(repr(k) for k in wrong)} must be a JSON object, found "
+                          f"{', '.join(type(record[k]).__name__ for k in wrong)}")
+    return record
+
+
+_ABSENT = object()
+
+
+def _differences(old: Any, new: Any, where: str, skip: frozenset[str] | set[str] = frozenset()) -> list[str]:
+    """``"where.key: OLD there, NEW now"`` for each setting that differs between two records, descending
+    into objects so that only the differing keys are listed (never a whole config); keys in ``skip``
+    (at the top of ``old`` / ``new``) are ignored."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for key in sorted(set(old) | set(new), key=str):
+            if key not in skip:
+                out += _differences(old.get(key, _ABSENT), new.get(key, _ABSENT), f"{where}.{key}")
+        return out
+    if old == new:
+        return []
+    show = lambda v: "(absent)" if v is _ABSENT else repr(v)  # noqa: E731
+    return [f"{where}: {show(old)} there, {show(new)} now"]
 
 
 def _on_device(fn: Any, device: torch.device, what: str) -> Any:
@@ -750,17 +796,14 @@ class Trainer:
             return (f"{out} already holds a training run ({RUN_FILE}, {LAST}); nothing was overwritten. Pass "
                     "--resume to continue it, or choose another --out"), False
         try:
-            old = json.loads(run_file.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            return f"{run_file} is not readable JSON: {exc}", False
-        new = json.loads(json.dumps(self.run_record()))
+            old = read_run_file(run_file)
+        except RunDirError as exc:
+            return str(exc), False
+        new = json.loads(json.dumps(json_safe(self.run_record())))
         diffs = []
         for part in ("model", "run", "world_size"):
-            if old.get(part) != new[part]:
-                diffs.append(f"{part}: {old.get(part)!r} there, {new[part]!r} now")
-        for key in sorted(set(old.get("train", {})) | set(new["train"])):
-            if key not in _RESUMABLE_CHANGES and old.get("train", {}).get(key) != new["train"].get(key):
-                diffs.append(f"train.{key}: {old.get('train', {}).get(key)!r} there, {new['train'].get(key)!r} now")
+            diffs += _differences(old[part], new[part], part)
+        diffs += _differences(old["train"], new["train"], "train", skip=_RESUMABLE_CHANGES)
         if diffs:
             verb = "resume it" if resume else "start it again"
             return f"{out} holds a different run; cannot {verb} with these settings: " + "; ".join(diffs), False
