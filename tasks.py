@@ -37,12 +37,23 @@ def sh(*args: str | os.PathLike) -> None:
     subprocess.run([str(a) for a in args], cwd=ROOT, check=True)
 
 
+def install_message(reinstall: bool) -> str:
+    """What ``setup`` is about to install, said before pip's long quiet steps (``reinstall``: .venv was
+    installed before, but pyproject.toml or this file changed since)."""
+    why = "pyproject.toml or tasks.py changed since .venv was set up: reinstalling.\n" if reinstall else ""
+    return (f"{why}installing into {VENV.name}: {TORCH} (a CPU build where pip finds one on local disk; from PyPI\n"
+            "the default build, CUDA on Linux x86-64, several GB), then pinsage_edu[dev]: its dependencies,\n"
+            "JupyterLab and the test tools. A few minutes, more when torch comes from PyPI; pip is quiet\n"
+            "until each step ends.")
+
+
 def setup() -> None:
     """Create .venv and install what the project needs, unless it is already there and current."""
     stamp = VENV / ".pinsage_edu-installed"
     want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + Path(__file__).read_bytes()).hexdigest()
     if stamp.exists() and stamp.read_text() == want and PY.exists():
         return
+    reinstall = stamp.exists()  # installed before, from another pyproject.toml or tasks.py
     if not PY.exists():
         print(f"creating {VENV}", flush=True)
         try:
@@ -50,6 +61,7 @@ def setup() -> None:
         except subprocess.CalledProcessError:
             sys.exit("could not create .venv with pip: on Debian/Ubuntu install the python3-venv package "
                      "(apt install python3-venv), then run this command again")
+    print(install_message(reinstall), flush=True)
     pip = [PY, "-m", "pip", "--disable-pip-version-check", "install", "--quiet"]
     sh(*pip, "--upgrade", "pip")
     sh(*pip, TORCH)  # first, so the package's "torch>=2.2" is already met and nothing bigger is fetched

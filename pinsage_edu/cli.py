@@ -9,8 +9,10 @@ Argument parsing lives here and only here.
 * ``summary`` loads each dataset, builds its train graph and features and prints a summary.
 * ``neighbors --title TEXT`` prints one item's importance neighbourhood (§3.2) and Pixie's list.
 * ``train`` fits PinSage (§3.3) into a run folder (``--out``, resumable with ``--resume``; the same
-  command runs under ``torchrun`` on several GPUs or machines).
-* ``embed --run-dir DIR`` computes every item's embedding from a run's checkpoint, layer by layer
+  command runs under ``torchrun`` on several GPUs or machines) and compares its hit-rate@10 with
+  item-kNN CF, Pixie and popularity.
+* ``embed --run-dir DIR`` (a ``train`` run folder, or the main job's, whose run is in ``pinsage/``)
+  computes every item's embedding from a run's checkpoint, layer by layer
   (sharded across ranks under ``torchrun``), into an embeddings file; ``recommend --embeddings FILE
   --item TITLE`` serves nearest neighbours from it (exact, LSH or faiss); ``evaluate --embeddings
   FILE`` puts it next to the baselines on the run's held-out pairs.
@@ -19,10 +21,10 @@ Argument parsing lives here and only here.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import sys
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -32,14 +34,15 @@ import torch
 from .checkpoint import CheckpointError, load_checkpoint, write_json_atomic
 from .data import SHIPPED, DataError, load_dataset, resolve_dataset
 from .distributed import World, close_distributed, init_distributed
-from .evaluate import (ABLATIONS, RECIPE, EmbeddingRecommender, Experiment, Variant, compare, format_table,
-                       hit_rate, popularity_recommendations, train_variant)
+from .evaluate import (ABLATIONS, RECIPE, EmbeddingRecommender, Experiment, ItemKNNRecommender, Variant, compare,
+                       evaluate_recommender, format_table, hit_rate, mrr_scale, popularity_recommendations,
+                       train_variant)
 from .features import item_features
 from .inference import ItemEmbeddings, embed_all, embed_minibatches, load_embeddings, model_hash, save_embeddings
 from .knn import build_index, exact_top_k, recommend
 from .minibatch import NeighborhoodSampler, NeighborhoodTable
 from .model import PinSage, PinSageConfig
-from .train import RunDirError, TrainConfig, read_run_file, train_pinsage
+from .train import EPOCH_TABLE_LEGEND, RunDirError, TrainConfig, read_run_file, train_pinsage
 
 # TrainConfig fields whose flag is not the field's name with dashes
 _FLAGS = {"num_shared_negatives": "--shared-negatives", "max_hard_negatives": "--max-hard", "num_workers": "--workers",
@@ -48,6 +51,47 @@ _FLAGS = {"num_shared_negatives": "--shared-negatives", "max_hard_negatives": "-
 from .walks import importance_neighborhoods, pixie_recommend, pixie_recommend_batch
 
 DEFAULT_DATASETS = (*SHIPPED, "synthetic")
+# the dataset `main`, `train` and `neighbors` use without --dataset (`summary` goes through all of DEFAULT_DATASETS)
+DEFAULT_DATASET = "ml-latest-small"
+
+
+def _plain_value(value: object) -> str:
+    """A config value as a reader writes it: ``—`` for None, true/false, 0.001 rather than 1e-03."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, tuple)):
+        return "–".join(_plain_value(v) for v in value)
+    return str(value)
+
+
+def describe_config(title: str, settings: dict[str, Any], *, effective: dict[str, str] | None = None,
+                    width: int = 110) -> str:
+    """``title: key value · key value · …`` wrapped to ``width`` columns, for a person to read (the
+    run folder's run.json keeps the exact dict). ``effective`` replaces the shown value of some keys:
+    what the run will really do where that differs from the setting (``amp`` on a CPU)."""
+    effective = effective or {}
+    # a no-break space inside each "key value" keeps it on one line; lines break only between settings
+    parts = [f"{key} {effective.get(key, _plain_value(value))}".replace(" ", "\xa0") for key, value in settings.items()]
+    return textwrap.fill(" · ".join(parts), width=width, initial_indent=f"{title}: ", subsequent_indent="  ",
+                         break_long_words=False, break_on_hyphens=False).replace("\xa0", " ")
+
+
+def _effective_train_settings(tc: TrainConfig, device: torch.device, num_items: int) -> dict[str, str]:
+    """The shown values of the training settings whose effect depends on the device or the data."""
+    shown = {"amp": "true (bf16 autocast)" if tc.amp and device.type == "cuda" else
+             "false (CPU: bf16 autocast is used on CUDA only)" if tc.amp else "false"}
+    if tc.eval_mrr_scale is None:
+        shown["eval_mrr_scale"] = f"{mrr_scale(num_items)} (by catalogue size)"
+    return shown
+
+
+def _stderr(rate: float, n: int) -> float:
+    """Binomial standard error of a hit-rate measured on ``n`` pairs: √(p(1 − p)/n)."""
+    return (rate * (1 - rate) / n) ** 0.5 if n else float("nan")
 
 
 def summary(datasets: list[str], *, min_rating: float, val_fraction: float, test_fraction: float, seed: int) -> int:
@@ -89,8 +133,9 @@ def neighbors(datasets: list[str], *, title: str, num_neighbors: int, num_walks:
 
 
 def train(args: argparse.Namespace, *, min_rating: float, val_fraction: float, test_fraction: float, seed: int) -> int:
-    """Train PinSage on one dataset into ``--out``; print the epoch table and hit-rate@10 next to Pixie's
-    and popularity's. Under ``torchrun`` every rank runs this; rank 0 prints and writes."""
+    """Train PinSage on one dataset into ``--out``; print its configs, the epoch table and hit-rate@10 next
+    to item-kNN CF's, Pixie's and popularity's. Under ``torchrun`` every rank runs this; rank 0 prints and
+    writes."""
     t0 = time.perf_counter()
     try:
         torch.device(args.device)
@@ -112,7 +157,7 @@ def _train(args: argparse.Namespace, w: World, device: torch.device, t0: float, 
            val_fraction: float, test_fraction: float, seed: int) -> int:
     say = print if w.is_main else (lambda *a, **k: None)
     # run.json records a path as an absolute one, so `embed` finds the data from any folder
-    dataset = resolve_dataset((args.dataset or ["ml-latest-small"])[0])
+    dataset = resolve_dataset((args.dataset or [DEFAULT_DATASET])[0])
     if args.workers is None:
         args.workers = 0 if device.type == "cpu" or args.sampling == "device" else \
             min(4, max(1, (os.cpu_count() or 1) // max(1, w.size) - 1))
@@ -185,8 +230,8 @@ def _train(args: argparse.Namespace, w: World, device: torch.device, t0: float, 
                 **walks, "device": device.type}
     say(f"== {ds.name}: {graph.num_items:,} items, {len(split.train_pairs):,} train pairs, "
         f"{len(split.val_pairs):,} val pairs")
-    say(f"model: {json.dumps(config.to_dict())}")
-    say(f"training: {json.dumps(tc.to_dict())}")
+    say(describe_config(f"model ({args.preset} preset)", config.to_dict()))
+    say(describe_config("training", tc.to_dict(), effective=_effective_train_settings(tc, device, graph.num_items)))
     say(f"{'resuming' if args.resume else 'writing'} {out}/ (run.json, last.pt, best.pt, metrics.jsonl) · "
         f"{w.size} process{'es' if w.size > 1 else ''} on {device} · "
         f"{'fresh walks per minibatch' if args.resample else 'one neighbourhood table'} built on {where}"
@@ -196,7 +241,7 @@ def _train(args: argparse.Namespace, w: World, device: torch.device, t0: float, 
                             progress=not args.no_progress)
     if not w.is_main:
         return 0
-    print(history.table())
+    print(history.table(legend=True))
     x_dev = x.to(device)
     z = embed_all(model, nfn, x_dev, world=World()) if isinstance(nfn, NeighborhoodTable) else \
         embed_minibatches(model, x_dev, nfn)
@@ -206,13 +251,19 @@ def _train(args: argparse.Namespace, w: World, device: torch.device, t0: float, 
                     for k, v in held_out.items()}
     print("hit-rate@10 (" + " · ".join(f"{k} pairs {len(v):,}" for k, v in held_out.items()) + "):")
     results: dict = {"out": str(out), "epochs": len(history.epochs), "stopped_early": history.stopped_early}
+    knn = ItemKNNRecommender(graph)
     for name, pairs in held_out.items():
         q, a = pairs[:, 0].to(device), pairs[:, 1].to(device)
-        pin = hit_rate(exact_top_k(z, q, 10)[0], a)
-        pix = hit_rate(pixie_recommend_batch(graph, q.cpu(), k=10, generator=seed).ids, a.cpu())
-        pop = hit_rate(popularity_recommendations(graph.item_degrees, q.cpu(), 10), a.cpu())
-        results[name] = {"pinsage": pin, "pixie": pix, "popularity": pop}
-        print(f"  {name:>4}: PinSage {pin:.4f} · Pixie {pix:.4f} · popularity {pop:.4f}")
+        rates = {"PinSage": hit_rate(exact_top_k(z, q, 10)[0], a),
+                 "item-kNN CF": evaluate_recommender(knn, pairs, k=10).hit_rate,
+                 "Pixie": hit_rate(pixie_recommend_batch(graph, q.cpu(), k=10, generator=seed).ids, a.cpu()),
+                 "popularity": hit_rate(popularity_recommendations(graph.item_degrees, q.cpu(), 10), a.cpu())}
+        results[name] = {"pinsage": rates["PinSage"], "item_knn": rates["item-kNN CF"], "pixie": rates["Pixie"],
+                         "popularity": rates["popularity"]}
+        print(f"  {name:>4}: " + " · ".join(f"{method} {rate:.4f}" for method, rate in rates.items()))
+    best, n = max(rates, key=rates.__getitem__), len(held_out["test"])  # rates: the test pairs' (the last)
+    print(f"  (highest on the test pairs: {best}; two standard errors on {n:,} pairs are about "
+          f"±{2 * _stderr(rates[best], n):.4f}: a smaller gap is noise)")
     write_json_atomic(results, out / "results.json")
     if args.title:
         hits = ds.items.find(args.title)
@@ -238,6 +289,7 @@ def _device(flag: str, value: str) -> torch.device:
 
 
 RUN_FILES = ("results.json", "embeddings.pt", "table.txt", "run.json", "last.pt")
+MAIN_RUN = "pinsage"  # the sub-folder of the main job's --out that holds its PinSage training run
 
 EXAMPLE_TITLES = ("Matrix, The (1999)", "Toy Story (1995)", "Godfather, The (1972)")
 
@@ -308,6 +360,7 @@ def main_job(args: argparse.Namespace, *, min_rating: float, val_fraction: float
                          main_tv.model.config.to_dict(), exp.titles,
                          {**exp.info, "run": str(out / "pinsage"), "weights": f"best validation epoch ({main_tv.epoch})"})
     save_embeddings(emb, out / "embeddings.pt")
+    print(EPOCH_TABLE_LEGEND)
     print("-- evaluating every method on the held-out test pairs")
     recs = [*exp.baselines(), *(tv.recommender() for tv in trained)]
     rows = compare(recs, test_pairs, k=10, seed=seed)
@@ -403,13 +456,25 @@ def _model_from_checkpoint(state: dict[str, Any], path: Path) -> PinSage:
     return model
 
 
+def find_run_dir(path: str | os.PathLike) -> Path:
+    """The training run folder ``path`` names: ``path`` itself when it holds a run.json (a folder `train`
+    wrote), else its ``pinsage/`` sub-folder, where the main job writes its PinSage run. A
+    :class:`RunDirError` saying where it looked when neither holds one."""
+    run = Path(path)
+    if (run / "run.json").exists():
+        return run
+    if (run / MAIN_RUN / "run.json").exists():
+        return run / MAIN_RUN
+    raise RunDirError(f"{run} holds no run (no run.json, nor {run / MAIN_RUN / 'run.json'} as in a main job's "
+                      "folder): give the folder `train --out` wrote, or the main job's runs/main-TIME")
+
+
 def embed(args: argparse.Namespace) -> int:
-    """Every item's embedding from a run folder's checkpoint, layer by layer (sharded under torchrun)."""
+    """Every item's embedding from a run folder's checkpoint, layer by layer (sharded under torchrun).
+    ``--run-dir`` may also be the main job's folder: its PinSage run is in ``pinsage/``."""
     t0 = time.perf_counter()
-    run = Path(args.run)
+    run = find_run_dir(args.run)
     ckpt = run / ("last.pt" if args.last else "best.pt")
-    if not (run / "run.json").exists():
-        raise RunDirError(f"{run} holds no run (no run.json)")
     if not ckpt.exists():
         raise RunDirError(f"{run} has no {ckpt.name} checkpoint yet")
     info = read_run_file(run / "run.json", required=("run",))["run"]
@@ -422,6 +487,10 @@ def embed(args: argparse.Namespace) -> int:
         _device("--storage-device", args.storage_device)
     w, device = init_distributed(args.device)
     try:
+        if w.is_main and run != Path(args.run):
+            made = Path(args.run) / "embeddings.pt"
+            print(f"{args.run} is a main job's folder: embedding its PinSage run, {run}/ ({ckpt.name})"
+                  + (f"; the main job's own embeddings are in {made}" if made.exists() else ""), flush=True)
         model = _model_from_checkpoint(load_checkpoint(ckpt), ckpt).to(device)
         config = model.config
         exp = _experiment_from_info(info, config.num_neighbors, run / "run.json")
@@ -483,58 +552,84 @@ def _subcommand_given(argv: list[str], choices: Any) -> bool:
     return False
 
 
-def _data_options(p: argparse.ArgumentParser, *, defaults: bool) -> None:
+def _data_options(p: argparse.ArgumentParser, *, defaults: bool, dataset_help: str) -> None:
+    """The data options every sub-command shares; ``dataset_help`` ends --dataset's help (how many it
+    takes and the default, which differ between sub-commands)."""
     def d(value: object) -> object:
         return value if defaults else argparse.SUPPRESS
 
     p.add_argument("--dataset", action="append", metavar="NAME_OR_PATH", default=d(None),
-                   help=f"a shipped name ({', '.join(DEFAULT_DATASETS)}) or a folder/file; repeatable "
-                        "(default: all of them)")
+                   help=f"a shipped name ({', '.join(DEFAULT_DATASETS)}) or a folder/file; {dataset_help}")
     p.add_argument("--min-rating", type=float, default=d(4.0), help="MovieLens: a rating >= this is a like")
     p.add_argument("--val-fraction", type=float, default=d(0.1), help="share of each collection's edges for val")
     p.add_argument("--test-fraction", type=float, default=d(0.1), help="share of each collection's edges for test")
     p.add_argument("--seed", type=int, default=d(0), help="seed of the split's tie-breaks and random orders")
 
 
+def _main_job_options(p: argparse.ArgumentParser) -> None:
+    """The main job's own options (the data options aside): on ``main``, and shown by the top-level --help."""
+    p.add_argument("--out", default=None, help="folder to write (default runs/main-TIME)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
+    p.add_argument("--epochs", type=int, default=RECIPE.epochs, help=f"training epochs (default {RECIPE.epochs})")
+    p.add_argument("--steps-per-epoch", type=int, default=None, help="cap the steps of each epoch")
+    p.add_argument("--eval-pairs", type=int, default=None,
+                   help=f"validate each epoch on at most this many pairs (default {RECIPE.val_pairs:,})")
+    p.add_argument("--test-pairs", type=int, default=RECIPE.test_pairs,
+                   help=f"evaluate the table on at most this many test pairs, a seeded sample (default "
+                        f"{RECIPE.test_pairs:,}; 0: all)")
+    p.add_argument("--lr", type=float, default=RECIPE.lr, help=f"peak learning rate (default {RECIPE.lr:g})")
+    p.add_argument("--max-hard", type=int, default=RECIPE.max_hard,
+                   help=f"hard negatives per query, curriculum cap (default {RECIPE.max_hard}; 0: shared negatives "
+                        "only)")
+    p.add_argument("--collection-dim", type=int, default=RECIPE.collection_dim,
+                   help=f"width of the item's train-graph collections feature group (default "
+                        f"{RECIPE.collection_dim}; 0: none)")
+    p.add_argument("--id-embeddings", action="store_true",
+                   help="add a learned vector per item id (transductive: cannot embed items unseen in training)")
+    p.add_argument("-T", "--num-neighbors", type=int, default=10, help="neighbourhood size T (default 10)")
+    p.add_argument("--ablation", action="store_true",
+                   help="also train Table 1's other rungs (max, mean, mean-xent, mean-hard pooling)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _main_job_help() -> str:
+    """The top-level --help's epilog: the main job's options, which the command takes without the word
+    ``main`` too (it is the default sub-command)."""
+    shown = argparse.ArgumentParser(prog="python -m pinsage_edu", add_help=False)
+    _main_job_options(shown)
+    options = shown.format_help().split("\n\n", 1)[1].split("\n", 1)[1]  # after the usage and "options:"
+    return ("main job options (with no sub-command the main job runs: python -m pinsage_edu --epochs 3\n"
+            "is python -m pinsage_edu main --epochs 3; main --help lists them with the data options):\n" + options)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m pinsage_edu", description=__doc__.splitlines()[0])
-    _data_options(parser, defaults=True)
+    parser = argparse.ArgumentParser(
+        prog="python -m pinsage_edu", formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="PinSage step by step. Without a sub-command it runs the main job: train PinSage on\n"
+                    f"{DEFAULT_DATASET}, evaluate it against every baseline, write runs/main-TIME/.",
+        epilog=_main_job_help())
+    _data_options(parser, defaults=True,
+                  dataset_help=f"the main job takes one (default: {DEFAULT_DATASET}); summary: repeatable "
+                               "(default: all the shipped ones)")
     sub = parser.add_subparsers(dest="command")
     # The sub-command repeats the options so they may come after it; SUPPRESS keeps its defaults from
     # overwriting values given before it (`--seed 5 summary`).
     mj = sub.add_parser("main", help="the main job (the default): train PinSage, evaluate it against every "
                                      "baseline, print the table and example recommendations, write runs/")
-    _data_options(mj, defaults=False)
-    mj.add_argument("--out", default=None, help="folder to write (default runs/main-TIME)")
-    mj.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
-    mj.add_argument("--epochs", type=int, default=RECIPE.epochs)
-    mj.add_argument("--steps-per-epoch", type=int, default=None, help="cap the steps of each epoch")
-    mj.add_argument("--eval-pairs", type=int, default=None,
-                    help=f"validate each epoch on at most this many pairs (default {RECIPE.val_pairs:,})")
-    mj.add_argument("--test-pairs", type=int, default=RECIPE.test_pairs,
-                    help="evaluate the table on at most this many test pairs, a seeded sample (0: all)")
-    mj.add_argument("--lr", type=float, default=RECIPE.lr, help="peak learning rate")
-    mj.add_argument("--max-hard", type=int, default=RECIPE.max_hard,
-                    help="hard negatives per query, curriculum cap (0: shared negatives only)")
-    mj.add_argument("--collection-dim", type=int, default=RECIPE.collection_dim,
-                    help="width of the item's train-graph collections feature group (0: none)")
-    mj.add_argument("--id-embeddings", action="store_true",
-                    help="add a learned vector per item id (transductive: cannot embed items unseen in training)")
-    mj.add_argument("-T", "--num-neighbors", type=int, default=10, help="neighbourhood size T")
-    mj.add_argument("--ablation", action="store_true",
-                    help="also train Table 1's other rungs (max, mean, mean-xent, mean-hard pooling)")
-    mj.add_argument("--no-progress", action="store_true", help="no progress bars")
-    _data_options(sub.add_parser("summary", help="load datasets and print their graph summaries"), defaults=False)
+    _data_options(mj, defaults=False, dataset_help=f"one dataset (default: {DEFAULT_DATASET})")
+    _main_job_options(mj)
+    _data_options(sub.add_parser("summary", help="load datasets and print their graph summaries"), defaults=False,
+                  dataset_help=f"repeatable (default: all {len(DEFAULT_DATASETS)} of them)")
     nb = sub.add_parser("neighbors", help="one item's importance neighbourhood (§3.2) and Pixie's recommendations")
-    _data_options(nb, defaults=False)
+    _data_options(nb, defaults=False, dataset_help=f"repeatable (default: {DEFAULT_DATASET})")
     nb.add_argument("--title", required=True, help="part of the item's title (the first match is used)")
     nb.add_argument("-T", "--num-neighbors", type=int, default=10, help="neighbourhood size T")
     nb.add_argument("--walks", type=int, default=200, help="walks per item")
     nb.add_argument("--traversals", type=int, default=3, help="at most this many item→collection→item traversals")
     nb.add_argument("--pixie-steps", type=int, default=20_000, help="Pixie's traversal budget")
-    tr = sub.add_parser("train", help="train PinSage (§3.3) into --out and compare its hit-rate@10 with Pixie and "
-                                      "popularity; runs under torchrun for several GPUs or machines")
-    _data_options(tr, defaults=False)
+    tr = sub.add_parser("train", help="train PinSage (§3.3) into --out and compare its hit-rate@10 with item-kNN "
+                                      "CF, Pixie and popularity; runs under torchrun for several GPUs or machines")
+    _data_options(tr, defaults=False, dataset_help=f"one dataset (default: {DEFAULT_DATASET})")
     d = TrainConfig()
     g = tr.add_argument_group("run")
     g.add_argument("--out", default=None, help="run folder (default runs/DATASET-PRESET-TIME); must not hold another run")
@@ -593,8 +688,12 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--early-stopping-metric", choices=["hit_rate", "mrr"], default=d.early_stopping_metric)
     em = sub.add_parser("embed", help="every item's embedding from a run's checkpoint, layer by layer (§3.4); "
                                       "sharded across ranks under torchrun")
-    em.add_argument("--run-dir", "--from", dest="run", required=True, help="a run folder written by `train` (or main's runs/…/pinsage)")
-    em.add_argument("--out", default=None, help="embeddings file (default RUN/embeddings-best.pt or -last.pt)")
+    em.add_argument("--run-dir", "--from", dest="run", required=True,
+                    help="a run folder written by train --out, or a main job's folder (runs/main-TIME: its "
+                         "PinSage run in pinsage/ is used)")
+    em.add_argument("--out", default=None,
+                    help="embeddings file (default RUN/embeddings-best.pt or -last.pt, RUN the run folder: "
+                         "runs/main-TIME/pinsage for a main job)")
     em.add_argument("--force", action="store_true", help="replace an existing embeddings file")
     em.add_argument("--last", action="store_true", help="use last.pt instead of best.pt")
     em.add_argument("--device", default="cpu", help="cpu or cuda (under torchrun: each rank's GPU)")
@@ -604,7 +703,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="under torchrun: exchange each layer's shards through files in this shared folder "
                          "instead of an all-gather")
     rc = sub.add_parser("recommend", help="an item's nearest neighbours from an embeddings file")
-    rc.add_argument("--embeddings", required=True, help="a file written by `embed` or `main`")
+    rc.add_argument("--embeddings", required=True, help="a file written by embed, or a main job's embeddings.pt")
     rc.add_argument("--item", default=None, help="part of a title (the first match is used)")
     rc.add_argument("--id", type=int, default=None, help="a dense item id (0 … N−1) instead of a title")
     rc.add_argument("-k", type=int, default=10)
@@ -615,7 +714,7 @@ def main(argv: list[str] | None = None) -> int:
     rc.add_argument("--no-center", action="store_true",
                     help="LSH: hash the raw vectors, not their offsets from the mean (see LSHIndex)")
     ev = sub.add_parser("evaluate", help="an embeddings file next to every baseline on its data's held-out pairs")
-    ev.add_argument("--embeddings", required=True, help="a file written by `embed` or `main`")
+    ev.add_argument("--embeddings", required=True, help="a file written by embed, or a main job's embeddings.pt")
     ev.add_argument("--pairs", choices=["test", "val"], default="test")
     ev.add_argument("-k", type=int, default=10)
     ev.add_argument("--pixie-steps", type=int, default=20_000)
@@ -630,7 +729,7 @@ def main(argv: list[str] | None = None) -> int:
                 seed=args.seed)
     try:
         if args.command == "neighbors":
-            return neighbors(args.dataset or ["ml-latest-small"], title=args.title, num_neighbors=args.num_neighbors,
+            return neighbors(args.dataset or [DEFAULT_DATASET], title=args.title, num_neighbors=args.num_neighbors,
                              num_walks=args.walks, num_traversals=args.traversals, pixie_steps=args.pixie_steps,
                              **data)
         if args.command in ("train", "main"):

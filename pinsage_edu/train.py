@@ -478,6 +478,19 @@ class EpochLog:
     compute: float = 0.0
 
 
+EPOCH_TABLE_LEGEND = (
+    "(epoch table columns: hard/q = hard negatives per query, by the curriculum · active = share of the shared\n"
+    " negatives still inside the margin, z_q·z_n + Δ > z_q·z_i (active hard = of the hard negatives) · pos·q,\n"
+    " neg·q, hard·q = mean score z_q·z of the positives, shared negatives, hard negatives · val hit@K, val MRR =\n"
+    " validation hit-rate@K and scaled MRR · lr = learning rate of the epoch's last step · wait s / compute s =\n"
+    " seconds waiting for minibatches / computing · — = not measured, e.g. no hard negatives yet)")
+
+
+def _cell(value: float, width: int, spec: str) -> str:
+    """``value`` formatted with ``spec`` right-aligned in ``width`` columns; ``—`` for NaN (not measured)."""
+    return f"{'—' if math.isnan(value) else format(value, spec):>{width}}"
+
+
 @dataclass
 class TrainHistory:
     """Per-step losses (``step_loss``, ``step_active``, ``step_lr`` = the rate each step ran with), one :class:`EpochLog` per epoch and
@@ -506,19 +519,25 @@ class TrainHistory:
     def val_mrrs(self) -> list[float]:
         return [e.val_mrr for e in self.epochs]
 
-    def table(self) -> str:
-        """The epochs as a small text table (epoch 0 = the untrained model, when measured)."""
+    def table(self, *, legend: bool = False) -> str:
+        """The epochs as a small text table (epoch 0 = the untrained model, when measured). A figure
+        that was not measured (the hard-negative columns before the curriculum adds hard negatives,
+        validation without val pairs) shows as ``—``, not ``nan``. ``legend``: add a few lines saying
+        what each column is."""
         head = ("epoch  hard/q  steps    loss  active  pos·q  neg·q  hard·q  active hard  val hit@K  val MRR"
                 "        lr  wait s  compute s")
-        rows = [f"{e.epoch:>5}  {e.hard_per_query:>6}  {e.steps:>5}  {e.loss:6.4f}  {e.active:6.3f}  "
-                f"{e.pos_score:5.3f}  {e.neg_score:5.3f}  {e.hard_score:6.3f}  {e.active_hard:11.3f}  "
-                f"{e.val_hit_rate:9.4f}  {e.val_mrr:7.4f}  {e.lr:8.2e}  {e.data_wait:6.1f}  {e.compute:9.1f}"
+        rows = [f"{e.epoch:>5}  {e.hard_per_query:>6}  {e.steps:>5}  {_cell(e.loss, 6, '.4f')}  "
+                f"{_cell(e.active, 6, '.3f')}  {_cell(e.pos_score, 5, '.3f')}  {_cell(e.neg_score, 5, '.3f')}  "
+                f"{_cell(e.hard_score, 6, '.3f')}  {_cell(e.active_hard, 11, '.3f')}  "
+                f"{_cell(e.val_hit_rate, 9, '.4f')}  {_cell(e.val_mrr, 7, '.4f')}  {_cell(e.lr, 8, '.2e')}  "
+                f"{e.data_wait:6.1f}  {e.compute:9.1f}"
                 for e in self.epochs]
         if self.initial_hit_rate == self.initial_hit_rate:
-            rows.insert(0, f"{0:>5}  {'(untrained)':>76}  {self.initial_hit_rate:9.4f}  {self.initial_mrr:7.4f}")
+            rows.insert(0, f"{0:>5}  {'(untrained)':>76}  {self.initial_hit_rate:9.4f}  "
+                           f"{_cell(self.initial_mrr, 7, '.4f')}")
         if self.stopped_early is not None:
             rows.append(f"(stopped early after epoch {self.stopped_early})")
-        return "\n".join([head] + rows)
+        return "\n".join([head] + rows + ([EPOCH_TABLE_LEGEND] if legend else []))
 
     def to_dict(self) -> dict[str, Any]:
         return {"step_loss": self.step_loss, "step_active": self.step_active, "step_lr": self.step_lr,
