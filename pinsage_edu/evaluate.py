@@ -675,7 +675,7 @@ def format_table(rows: Sequence[Metrics], *, paper: dict[str, tuple[float, float
     k = rows[0].k if rows else 10
     scale = rows[0].scale if rows else 1
     w = max([22, *(len(m.name) for m in rows)])
-    head = f"{'method':<{w}} {'hit@' + str(k):>8} {'± s.e.':>7} {'MRR/' + str(scale):>8} {'kurtosis':>8}   paper (hit@500, MRR)"
+    head = f"{'method':<{w}} {'hit@' + str(k):>8} {'± s.e.':>7} {'MRR':>8} {'kurtosis':>8}   paper (hit@500, MRR)"
     lines = ([title] if title else []) + [head, "-" * len(head)]
     for m in rows:
         p = paper.get(m.name) or paper.get(analog.get(m.name, ""))
@@ -683,7 +683,8 @@ def format_table(rows: Sequence[Metrics], *, paper: dict[str, tuple[float, float
         lines.append(f"{m.name:<{w}} {100 * m.hit_rate:7.2f}% {100 * m.stderr():6.2f}  {m.mrr:8.4f} {kt}   "
                      + (f"{100 * p[0]:.0f}%, {p[1]:.2f}" if p else ""))
     n = rows[0].num_pairs if rows else 0
-    lines.append(f"({n:,} held-out pairs; hit@{k} and MRR with ranks divided by {scale})")
+    lines.append(f"({n:,} held-out pairs · hit@{k}: share of pairs whose answer is in the top {k} · MRR: mean "
+                 "reciprocal rank" + ("" if scale == 1 else f", ranks divided by {scale} as in the paper") + ")")
     return "\n".join(lines)
 
 

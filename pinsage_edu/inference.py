@@ -153,6 +153,7 @@ def embed_all(model: PinSage, table: NeighborhoodTable, features: torch.Tensor, 
                 bad = a + int(torch.nonzero(~torch.isfinite(x).all(1))[0])
                 raise ValueError(f"features of item {bad} hold NaN or infinite values")
             h[a - lo:b - lo] = model.input_embeddings(x, torch.arange(a, b, device=dev)).to(store)
+        h0 = h if c.input_skip else None  # kept for the head's input skip
         for k, layer in enumerate(model.layers, start=1):
             # map: this shard's messages ReLU(Q·h_u + q), once per item
             msg = torch.empty((hi - lo, layer.hidden_dim), dtype=torch.float32, device=store)
@@ -173,7 +174,8 @@ def embed_all(model: PinSage, table: NeighborhoodTable, features: torch.Tensor, 
             h = new
         z = torch.empty((hi - lo, c.embed_dim), dtype=torch.float32, device=store)
         for a in range(0, hi - lo, chunk_size):
-            z[a:a + chunk_size] = model.head(h[a:a + chunk_size].to(dev)).to(store)
+            z[a:a + chunk_size] = model.head(h[a:a + chunk_size].to(dev),
+                                             None if h0 is None else h0[a:a + chunk_size].to(dev)).to(store)
         return _exchange(z, N, w, shard_dir, "embeddings")
     finally:
         model.train(was_training)

@@ -4,6 +4,7 @@
                                                        optionally plus a learned id vector)
     h⁽ᵏ⁾ = CONVOLVE⁽ᵏ⁾(h⁽ᵏ⁻¹⁾, N, α)                   k = 1 … K, separate parameters per layer
     z_u  = G₂ · ReLU(G₁ · h_u⁽ᴷ⁾ + g)                  the head
+         (+ S · h_u⁽⁰⁾ with ``input_skip``: not the paper, see below)
 
 The paper uses K = 2, a neighbour-transform width m = 2048 and embeddings of d = 1024.
 :meth:`PinSageConfig.paper` holds those sizes; :meth:`PinSageConfig.classroom` is small enough to
@@ -17,6 +18,13 @@ embedded from its features the moment it has a neighbourhood. ``id_embeddings=N`
 DGL's PinSAGE example does it) adds a learnable vector per item id to h⁽⁰⁾: the model can then
 memorise what features miss, but it becomes *transductive* — it knows items 0 … N−1 only and
 refuses any other (:attr:`PinSage.inductive`, :meth:`PinSage.check_known`).
+
+**Input skip.** ``input_skip=True`` (not the paper) adds a linear map of the item's own h⁽⁰⁾ to the
+head's output, as jumping-knowledge networks and LightGCN keep the layer-0 representation in the final
+embedding. The convolutions then only have to learn what the neighbourhood adds to the item's own
+features, instead of re-encoding those features through K layers of a d-wide bottleneck — on a dense
+catalogue with a strong item-level feature (goodbooks' shelves sketch) the trained model otherwise
+embeds worse than its own input. The model stays inductive.
 """
 
 from __future__ import annotations
@@ -46,6 +54,7 @@ class PinSageConfig:
     * ``input_dim``: if set, h⁽⁰⁾ = ReLU(P·x + p) of this width instead of x itself.
     * ``id_embeddings``: None (inductive, the paper) or the catalogue size N: h⁽⁰⁾ then also adds a
       learnable vector per item id (transductive: items ≥ N cannot be embedded).
+    * ``input_skip``: add S·h⁽⁰⁾ to the head's output (not the paper; still inductive).
     """
 
     in_dim: int
@@ -58,6 +67,7 @@ class PinSageConfig:
     input_dim: int | None = None
     normalize_output: bool = True
     id_embeddings: int | None = None
+    input_skip: bool = False
 
     def __post_init__(self) -> None:
         for name in ("in_dim", "hidden_dim", "embed_dim", "num_layers", "num_neighbors"):
@@ -70,6 +80,8 @@ class PinSageConfig:
                                                or not isinstance(self.id_embeddings, int) or self.id_embeddings <= 0):
             raise ValueError(f"PinSageConfig.id_embeddings must be None (inductive) or the number of items, "
                              f"got {self.id_embeddings!r}")
+        if not isinstance(self.input_skip, bool):
+            raise ValueError(f"PinSageConfig.input_skip must be True or False, got {self.input_skip!r}")
         if self.pooling not in POOLINGS:
             raise ValueError(f"PinSageConfig.pooling must be one of {POOLINGS}, got {self.pooling!r}")
         if not 0.0 <= float(self.dropout) < 1.0:
@@ -113,6 +125,7 @@ class PinSage(nn.Module):
             for k in range(c.num_layers))
         self.G1 = nn.Linear(c.embed_dim, c.embed_dim)  # G₁·h + g
         self.G2 = nn.Linear(c.embed_dim, c.embed_dim, bias=False)  # G₂·(…)
+        self.skip = nn.Linear(dims[0], c.embed_dim, bias=False) if c.input_skip else None  # S·h⁽⁰⁾
 
     @property
     def device(self) -> torch.device:
@@ -148,9 +161,15 @@ class PinSage(nn.Module):
             h = h + self.item_embedding(ids)
         return h
 
-    def head(self, h: torch.Tensor) -> torch.Tensor:
-        """z = G₂·ReLU(G₁·h⁽ᴷ⁾ + g), L2-normalised when the config says so."""
+    def head(self, h: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
+        """z = G₂·ReLU(G₁·h⁽ᴷ⁾ + g) (+ S·h⁽⁰⁾ with ``input_skip``: then ``h0``, the same items'
+        h⁽⁰⁾ rows, is required), L2-normalised when the config says so."""
         z = self.G2(F.relu(self.G1(h)))
+        if self.skip is not None:
+            if h0 is None or h0.shape[0] != h.shape[0]:
+                raise ValueError("this PinSage has an input skip: head(h, h0) needs h0, the same items' h⁽⁰⁾ rows "
+                                 f"({h.shape[0]} of them)")
+            z = z + self.skip(h0)
         return l2_normalize(z) if self.config.normalize_output else z
 
     def forward(self, blocks: Blocks, features: torch.Tensor | None = None, *,
@@ -177,10 +196,11 @@ class PinSage(nn.Module):
         if not bool(torch.isfinite(x).all()):
             bad = blocks.input_ids[~torch.isfinite(x).all(1)][0]
             raise ValueError(f"features of item {int(bad)} hold NaN or infinite values")
-        h = self.input_embeddings(x, blocks.input_ids)
+        h = h0 = self.input_embeddings(x, blocks.input_ids)
         for layer, block in zip(self.layers, blocks.layers):
             h = layer.forward_indexed(h, block.neighbors, block.weights, block.mask)
-        return self.head(h).index_select(0, blocks.seed_index)
+        # S⁽ᴷ⁾ is a prefix of S⁽⁰⁾ (destinations come first), so h0[:len(h)] are the seeds' own inputs
+        return self.head(h, h0[:h.shape[0]] if self.skip is not None else None).index_select(0, blocks.seed_index)
 
     def _check_tensor(self, name: str, t: Any, blocks: Blocks) -> None:
         if not isinstance(t, torch.Tensor) or t.dim() != 2:

@@ -23,10 +23,10 @@ def toy():
 def full_graph_embeddings(model: PinSage, x: torch.Tensor, tab: NeighborhoodTable) -> torch.Tensor:
     """Every item, layer by layer, with Algorithm 1 called literally on gathered [N, T, d] neighbours."""
     nb = tab.table
-    h = model.input_embeddings(x)
+    h = h0 = model.input_embeddings(x)
     for layer in model.layers:
         h = layer(h, h[nb.ids.clamp_min(0)], nb.weights, nb.mask)
-    return model.head(h)
+    return model.head(h, h0 if model.config.input_skip else None)
 
 
 @pytest.mark.parametrize("pooling", ["importance", "mean", "max"])
@@ -43,6 +43,33 @@ def test_forward_on_blocks_equals_the_full_graph_computation(toy, pooling, input
     assert torch.allclose(z, full[seeds], atol=1e-5)
     norms = z.norm(dim=1)  # unit vectors (or exactly 0 when the head's ReLU zeroes everything, as at random init)
     assert torch.all(((norms - 1).abs() < 1e-5) | (norms == 0))
+
+
+@pytest.mark.parametrize("input_dim", [None, 16])
+def test_the_input_skip_adds_each_item_its_own_h0(toy, input_dim):
+    from pinsage_edu.inference import embed_all
+    g, tab, x = toy
+    torch.manual_seed(0)
+    model = PinSage(PinSageConfig(in_dim=12, hidden_dim=20, embed_dim=8, num_neighbors=6, input_dim=input_dim,
+                                  input_skip=True)).eval()
+    assert model.inductive
+    seeds = torch.tensor([5, 17, 5, 230, 0])
+    z = model(sample_blocks(seeds, 2, tab), x)
+    full = full_graph_embeddings(model, x, tab)
+    assert torch.allclose(z, full[seeds], atol=1e-5)
+    assert torch.allclose(embed_all(model, tab, x, chunk_size=64), full, atol=1e-5)
+    # by hand: the head without the skip, plus S·h⁽⁰⁾, normalised
+    h0 = model.input_embeddings(x)
+    nb = tab.table
+    h = h0
+    for layer in model.layers:
+        h = layer(h, h[nb.ids.clamp_min(0)], nb.weights, nb.mask)
+    by_hand = model.G2(torch.relu(model.G1(h))) + h0 @ model.skip.weight.T
+    assert torch.allclose(full, by_hand / by_hand.norm(dim=1, keepdim=True), atol=1e-5)
+    with pytest.raises(ValueError, match="input skip"):
+        model.head(h)
+    with pytest.raises(ValueError, match="input_skip must be True or False"):
+        PinSageConfig(in_dim=12, input_skip=1)
 
 
 def test_three_layers_too(toy):
