@@ -464,7 +464,16 @@ def test_cuda_training_matches_the_cpu_in_both_sampling_modes(ml):
         if name == "cuda, CPU workers":
             assert runs[name].step_loss == pytest.approx(runs["cpu"].step_loss, rel=1e-3, abs=1e-4)
         assert all(math.isfinite(v) for v in runs[name].step_loss)
-        assert runs[name].val_hit_rates[-1] > runs[name].initial_hit_rate
+        # other negatives, same distribution: the first step (same weights, same pairs and neighbourhoods)
+        # averages over 500 shared negatives, so its loss is close to the CPU's
+        assert runs[name].step_loss[0] == pytest.approx(runs["cpu"].step_loss[0], rel=0.1)
+    # the GPU path's forward: a model embeds every item on the GPU as it does on the CPU
+    from pinsage_edu.inference import embed_all
+    torch.manual_seed(0)
+    model = PinSage(PinSageConfig.classroom(x.shape[1], input_skip=True)).cuda()
+    z_gpu = embed_all(model, tab.to("cuda"), x.cuda()).cpu()
+    z_cpu = embed_all(model.cpu(), tab, x)
+    assert torch.allclose(z_gpu, z_cpu, atol=1e-4)
     torch.manual_seed(0)
     model = PinSage(PinSageConfig.classroom(x.shape[1])).cuda()
     h = train_pinsage(model, x.cuda(), split.train_pairs, tab, config=TrainConfig(epochs=1, max_steps_per_epoch=3,
