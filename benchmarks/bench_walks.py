@@ -39,6 +39,7 @@ import torch
 
 from pinsage_edu import synthetic_pins_boards
 from pinsage_edu import walks as W
+from pinsage_edu.baselines import pixie_recommend_batch
 
 SIZES = {
     "100k": dict(num_pins=100_000, num_boards=50_000, num_edges=2_000_000),
@@ -104,8 +105,8 @@ def bench_graph(size: str, a: argparse.Namespace, device: torch.device) -> None:
 
     def walker(i: int) -> None:
         start = seed_batches[i].repeat_interleave(a.walks)
-        steps = W._walk(graph, start, num_traversals=a.traversals, termination_prob=a.termination,
-                        restart_prob=0.0, weighted=graph.weighted, generator=gen)
+        steps = W.walk_steps(graph, start, num_traversals=a.traversals, termination_prob=a.termination,
+                             restart_prob=0.0, weighted=graph.weighted, generator=gen)
         hops[i] = 2 * sum(int(w.numel()) for w, _, _ in steps)
 
     secs = median_seconds(walker, a.batches, a.warmup, device)
@@ -135,7 +136,7 @@ def bench_graph(size: str, a: argparse.Namespace, device: torch.device) -> None:
     emit("ppr_monte_carlo_queries_per_s", q.numel() / secs, queries=q.numel(), num_walks=1000, k=100, **common)
 
     q = seed_batches[0][:a.pixie_queries]
-    secs = median_seconds(lambda i: W.pixie_recommend_batch(graph, q, 10, num_steps=20_000, generator=gen), 2, 1,
+    secs = median_seconds(lambda i: pixie_recommend_batch(graph, q, 10, num_steps=20_000, generator=gen), 2, 1,
                           device)
     emit("pixie_queries_per_s", q.numel() / secs, queries=q.numel(), num_steps=20_000, **common)
     emit("peak_rss_gib", peak_rss_gib(), **common)

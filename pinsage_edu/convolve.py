@@ -61,7 +61,8 @@ def mean_pooling(messages: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 def max_pooling(messages: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """γ = the element-wise max over the kept neighbours. ``[B, T, d] → [B, d]``; no neighbour → 0."""
     _check_pool_args(messages, None, mask)
-    neg_inf = torch.tensor(float("-inf"), dtype=messages.dtype, device=messages.device)
+    # torch.full, not torch.tensor: a fill on the device, not a copy from the host (which waits for the GPU)
+    neg_inf = torch.full((), float("-inf"), dtype=messages.dtype, device=messages.device)
     out = torch.where(mask.unsqueeze(-1), messages, neg_inf).amax(1)
     # an empty row is all -inf; its gradient must be 0, not NaN, so replace rather than multiply
     return torch.where(mask.any(1, keepdim=True), out, torch.zeros((), dtype=messages.dtype, device=messages.device))

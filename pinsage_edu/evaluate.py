@@ -1,30 +1,21 @@
-"""§4: offline evaluation — does a recommender put the held-out related item near the top?
+"""§4 the experiments: PinSage against its baselines, Table 1's ablations and the runtime tables.
 
-**Metrics.** The paper's **hit-rate** is the share of labelled pairs (q, i) whose i appears among
-the top K recommendations for q (K = 500 among ~5 million candidates there; K = 10 among our few
-thousand). The paper's **scaled MRR** is the mean of 1 / ⌈rank / s⌉ with s = 100 among ~5 million
-candidates, so that ranks 1 and 2 among millions count (almost) alike. With a catalogue of N items
-the same coarseness is s = 100 · N / 5,000,000 (:func:`mrr_scale`): 1 (plain MRR) below 50,000
-items, 20 at a million.
+The measures (hit-rate@K, scaled MRR, the :class:`Recommender` protocol, :func:`evaluate_recommender`,
+:func:`compare`, the similarity kurtosis) are in :mod:`pinsage_edu.metrics`; the baselines
+(popularity, content-only, item-kNN CF, Pixie) in :mod:`pinsage_edu.baselines`. Both are re-exported
+here, so ``from pinsage_edu.evaluate import hit_rate, ItemKNNRecommender`` keeps working.
 
-**Recommenders.** Every method is a :class:`Recommender`: ``scores(queries) → [Q, N]``, higher is
-better, and :func:`evaluate_recommender` ranks all items by it (equal scores by item id, the query
-itself skipped), so hit-rate and MRR come from one ranking for every method alike:
-
-* :class:`EmbeddingRecommender` — nearest neighbours by dot product (PinSage and its ablations);
-* :class:`ContentRecommender` — cosine on feature groups only (the paper's Visual / Annot. / Combined:
-  here text, genres and both for MovieLens; visual, text and both for the synthetic pins);
-* :class:`PopularityRecommender` — the most saved items, for everyone;
-* :class:`PixieRecommender` — Pixie's random-walk visit counts (the graph-only baseline);
-* :class:`ItemKNNRecommender` — item-kNN collaborative filtering, cosine between items' columns of
-  the item–collection matrix: the strong classical reference.
+**The experiment**: :class:`Experiment` is a dataset ready for comparisons — split, features, one
+neighbourhood table — and :meth:`Experiment.baselines` its baselines; :func:`hold_out_items` builds
+the inductive test (items never seen in training).
 
 **The ablation table** (Table 1): :data:`ABLATIONS` are the paper's rungs — max-pooling,
 mean-pooling, mean-pooling-xent, mean-pooling-hard, PinSage — trained on the same data by
 :func:`train_variant`; :func:`ablation_table` evaluates them next to the baselines, with the
-**similarity kurtosis** of each method's embeddings (Figure 4, :func:`similarity_kurtosis`).
-**The runtime tables** (Tables 3 and 4) are :func:`runtime_by_batch_size` and
-:func:`runtime_by_neighbors`. :data:`PAPER` holds the paper's figures for every table.
+**similarity kurtosis** of each method's embeddings (Figure 4). :data:`RECIPE` holds the settings for
+real data (the main job's defaults). **The runtime tables** (Tables 3 and 4) are
+:func:`runtime_by_batch_size` and :func:`runtime_by_neighbors`. :data:`PAPER` holds the paper's
+figures for every table.
 """
 
 from __future__ import annotations
@@ -33,20 +24,23 @@ import math
 import statistics
 import time
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 
+from .baselines import (ContentRecommender, ItemKNNRecommender, PixieRecommender, PopularityRecommender,
+                        content_baselines, popularity_recommendations)
+from .data import Dataset, Split
 from .features import ItemFeatures, item_features
-from .graph import BipartiteGraph, _ranges
+from .graph import BipartiteGraph
 from .inference import embed_all
+from .loaders import load_dataset
+from .metrics import (EmbeddingRecommender, Metrics, Recommender, compare, evaluate_recommender, hit_rate, hits,
+                      kurtosis, mrr_scale, scaled_mrr, score_ranks, similarity_distribution, similarity_kurtosis,
+                      target_ranks)
 from .minibatch import NeighborhoodTable
 from .model import PinSage, PinSageConfig
-from .walks import pixie_recommend_batch
-
-if TYPE_CHECKING:  # train imports this module's metrics, so it is imported where it is used
-    from .data import Dataset, Split
-    from .train import TrainConfig, TrainHistory
+from .train import TrainConfig, TrainHistory, Trainer
 
 __all__ = ["hits", "hit_rate", "popularity_recommendations", "target_ranks", "scaled_mrr", "mrr_scale",
            "Recommender", "EmbeddingRecommender", "ContentRecommender", "PopularityRecommender", "PixieRecommender",
@@ -71,356 +65,6 @@ PAPER: dict[str, dict[str, Any]] = {
     # Table 4: T -> (hit-rate, MRR, training hours)
     "table4": {10: (0.60, 0.51, 20), 20: (0.63, 0.54, 33), 50: (0.67, 0.59, 78)},
 }
-
-
-def hits(recommended: torch.Tensor, answers: torch.Tensor) -> torch.Tensor:
-    """BoolTensor [P]: whether ``answers[p]`` is among ``recommended[p, :]`` (−1 padding never hits)."""
-    if recommended.dim() != 2:
-        raise ValueError(f"recommended must be [P, K] item ids, got shape {tuple(recommended.shape)}")
-    a = torch.as_tensor(answers, device=recommended.device).long().reshape(-1)
-    if a.numel() != recommended.shape[0]:
-        raise ValueError(f"{recommended.shape[0]} recommendation lists but {a.numel()} answers")
-    return ((recommended == a.unsqueeze(1)) & (recommended >= 0)).any(1)
-
-
-def hit_rate(recommended: torch.Tensor, answers: torch.Tensor) -> float:
-    """Share of pairs whose answer is in the list: a float in [0, 1] (NaN for no pairs)."""
-    h = hits(recommended, answers)
-    return float(h.float().mean()) if h.numel() else float("nan")
-
-
-def popularity_recommendations(item_degrees: torch.Tensor, queries: torch.Tensor, k: int = 10) -> torch.Tensor:
-    """LongTensor [Q, k]: the k items of highest degree for every query, the query itself skipped.
-
-    The floor any personalised recommender must clear. Ties go to the smaller id; when the catalogue
-    has fewer than k other items the rows are padded with −1.
-    """
-    if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
-    q = torch.as_tensor(queries, device=item_degrees.device).long().reshape(-1)
-    top = torch.sort(item_degrees, descending=True, stable=True).indices[: k + 1]
-    cand = top.unsqueeze(0).expand(q.numel(), -1)
-    cand = torch.where(cand != q.unsqueeze(1), cand, torch.full_like(cand, -1))
-    # each row holds the query at most once: move that −1 to the end, keep k columns, pad to k
-    order = torch.sort((cand < 0).to(torch.int8), dim=1, stable=True).indices
-    out = cand.gather(1, order)[:, :k]
-    if out.shape[1] < k:
-        out = torch.cat([out, torch.full((q.numel(), k - out.shape[1]), -1, dtype=torch.long, device=out.device)], 1)
-    return out
-
-
-def target_ranks(embeddings: torch.Tensor, queries: torch.Tensor, targets: torch.Tensor, *,
-                 exclude_query: bool = True, chunk_size: int | None = None) -> torch.Tensor:
-    """LongTensor [P]: the rank (1 = best) of ``targets[p]`` among all items by dot product with ``queries[p]``.
-
-    Rank = 1 + the number of items scoring higher than the target, or as high with a smaller id
-    (the order of :func:`~pinsage_edu.knn.exact_top_k` and :func:`score_ranks`, so a collapsed model
-    whose items all score alike gets no credit); the query itself is skipped when ``exclude_query``. Queries are scored in
-    chunks, so memory stays at ``chunk_size × num_items`` scores (default: about 2²⁴ scores).
-    """
-    if embeddings.dim() != 2:
-        raise ValueError(f"embeddings must be [num_items, d], got shape {tuple(embeddings.shape)}")
-    n = embeddings.shape[0]
-    if chunk_size is None:
-        chunk_size = max(1, (1 << 24) // max(n, 1))
-    q = torch.as_tensor(queries, device=embeddings.device).long().reshape(-1)
-    t = torch.as_tensor(targets, device=embeddings.device).long().reshape(-1)
-    if q.numel() != t.numel():
-        raise ValueError(f"{q.numel()} queries but {t.numel()} targets")
-    for name, ids in (("queries", q), ("targets", t)):
-        if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= n):
-            raise ValueError(f"{name} hold ids outside 0 … {n - 1}")
-    out = []
-    for lo in range(0, q.numel(), chunk_size):
-        qc, tc = q[lo:lo + chunk_size], t[lo:lo + chunk_size]
-        scores = embeddings.index_select(0, qc) @ embeddings.T  # [c, N]
-        own = scores.gather(1, tc.unsqueeze(1))
-        ids = torch.arange(n, device=scores.device).unsqueeze(0)
-        better = (scores > own) | ((scores == own) & (ids < tc.unsqueeze(1)))
-        if exclude_query:
-            better[torch.arange(qc.numel(), device=qc.device), qc] = False
-        out.append(1 + better.sum(1))
-    return torch.cat(out) if out else torch.zeros(0, dtype=torch.long, device=embeddings.device)
-
-
-def mrr_scale(num_items: int) -> int:
-    """The paper's rank divisor (100 among ~5M candidates) scaled to ``num_items``, at least 1."""
-    return max(1, round(100 * num_items / 5_000_000))
-
-
-def scaled_mrr(ranks: torch.Tensor, scale: int = 100) -> float:
-    """Mean of 1 / ⌈rank / scale⌉ over the pairs (the paper's MRR with ``scale`` = 100); NaN for none."""
-    if isinstance(scale, bool) or not isinstance(scale, int) or scale <= 0:
-        raise ValueError(f"scale must be a positive integer, got {scale!r}")
-    r = torch.as_tensor(ranks).double()
-    if r.numel() and float(r.min()) < 1:
-        raise ValueError("ranks start at 1")
-    return float((1.0 / torch.ceil(r / scale)).mean()) if r.numel() else math.nan
-
-
-# ---------------------------------------------------------------------------------------------------
-# Recommenders: scores over the whole catalogue for a chunk of queries
-class Recommender(Protocol):
-    """Anything with a ``name``, ``num_items`` and ``scores(queries) → FloatTensor [Q, num_items]``."""
-
-    name: str
-    num_items: int
-
-    def scores(self, queries: torch.Tensor) -> torch.Tensor: ...
-
-
-class EmbeddingRecommender:
-    """Scores = dot products with the query's embedding (cosines for unit vectors)."""
-
-    def __init__(self, name: str, embeddings: torch.Tensor):
-        if embeddings.dim() != 2:
-            raise ValueError(f"{name}: embeddings must be [num_items, d], got shape {tuple(embeddings.shape)}")
-        if not bool(torch.isfinite(embeddings).all()):
-            raise ValueError(f"{name}: the embeddings hold NaN or infinite values")
-        self.name, self.embeddings, self.num_items = name, embeddings, int(embeddings.shape[0])
-
-    def scores(self, queries: torch.Tensor) -> torch.Tensor:
-        e = self.embeddings
-        return e.index_select(0, queries.to(e.device)) @ e.T
-
-
-class ContentRecommender(EmbeddingRecommender):
-    """Content only: cosine between items' feature groups (no graph at all). Each group is scaled to
-    the same weight (:meth:`ItemFeatures.select` with ``balanced=True``), then rows are L2-normalised."""
-
-    def __init__(self, name: str, features: ItemFeatures, groups: Sequence[str]):
-        v = torch.nn.functional.normalize(features.select(*groups, balanced=True), dim=1)
-        super().__init__(name, v)
-        self.groups = tuple(groups)
-
-
-def content_baselines(features: ItemFeatures) -> list[ContentRecommender]:
-    """The paper's Visual / Annot. / Combined analogues for whichever groups the dataset has:
-    ``visual`` and ``text`` (synthetic pins), or ``text`` and ``genres`` (+ ``year``; MovieLens), each
-    alone and combined. The ``degree`` group is graph information, not content, and is left out."""
-    g = features.groups
-    if "visual" in g:
-        views = [("content: visual", ["visual"]), ("content: text", ["text"]) if "text" in g else None]
-    else:
-        meta = [n for n in ("genres", "year") if n in g]
-        views = [("content: text", ["text"]) if "text" in g else None,
-                 ("content: " + " + ".join(meta), meta) if meta else None]
-    views = [v for v in views if v is not None]
-    out = [ContentRecommender(name, features, groups) for name, groups in views]
-    if len(views) > 1:
-        out.append(ContentRecommender("content: combined", features, [n for _, gs in views for n in gs]))
-    if not out:
-        raise ValueError(f"no content feature group to build a content baseline from: {features.names}")
-    return out
-
-
-class PopularityRecommender:
-    """Scores = the items' degrees in the train graph: the same list for every query."""
-
-    name = "popularity"
-
-    def __init__(self, graph: BipartiteGraph):
-        self.degrees = graph.item_degrees.float()
-        self.num_items = graph.num_items
-
-    def scores(self, queries: torch.Tensor) -> torch.Tensor:
-        return self.degrees.unsqueeze(0).expand(queries.numel(), -1).to(queries.device)
-
-
-class PixieRecommender:
-    """Scores = Pixie's visit counts from the query (:func:`~pinsage_edu.walks.pixie_recommend_batch`;
-    unvisited items score 0). Seeded: the same queries get the same walks."""
-
-    name = "Pixie"
-
-    def __init__(self, graph: BipartiteGraph, *, num_steps: int = 20_000, seed: int = 0, **pixie_kwargs: Any):
-        self.graph, self.num_items = graph, graph.num_items
-        self.num_steps, self.seed, self.kwargs = num_steps, seed, pixie_kwargs
-
-    def scores(self, queries: torch.Tensor) -> torch.Tensor:
-        g = self.graph
-        q = queries.to(g.device)
-        # at most num_steps items can be visited: a longer list would only be padding
-        res = pixie_recommend_batch(g, q, k=max(1, min(self.num_items, self.num_steps)), num_steps=self.num_steps,
-                                    generator=self.seed, **self.kwargs)
-        out = torch.zeros((q.numel(), self.num_items), dtype=torch.float32, device=g.device)
-        rows = torch.arange(q.numel(), device=g.device).unsqueeze(1).expand_as(res.ids)
-        out[rows[res.mask], res.ids[res.mask]] = res.scores[res.mask].float()
-        return out
-
-
-class ItemKNNRecommender:
-    """Item-kNN collaborative filtering: cosine between items' rows of the binary item–collection
-    matrix A (two items are similar when the same collections hold them), |A_q ∩ A_i| / √(d_q · d_i)."""
-
-    name = "item-kNN CF"
-
-    def __init__(self, graph: BipartiteGraph):
-        self.graph, self.num_items = graph, graph.num_items
-        self.norm = graph.item_degrees.float().sqrt().clamp_min(1e-12)
-
-    def scores(self, queries: torch.Tensor, *, budget: int = 1 << 24) -> torch.Tensor:
-        """Two hops, vectorised: every (query, collection of the query, item of that collection) adds 1.
-
-        Queries are expanded a few at a time so that at most about ``budget`` two-hop entries exist at
-        once (a popular item's two hops can hold millions)."""
-        g = self.graph
-        q = queries.to(g.device)
-        out = torch.empty((q.numel(), self.num_items), dtype=torch.float32, device=g.device)
-        # two-hop size of each query: the sizes of its collections, summed
-        deg = g.item_degrees.index_select(0, q)
-        colls = g.item_indices.index_select(0, _ranges(g.item_indptr.index_select(0, q), g.item_indptr.index_select(0, q + 1)))
-        hop2 = torch.zeros(q.numel(), dtype=torch.long, device=g.device).index_add_(
-            0, torch.repeat_interleave(torch.arange(q.numel(), device=g.device), deg), g.collection_degrees.index_select(0, colls))
-        ends = torch.cumsum(hop2 + self.num_items, 0).cpu()  # each row also costs its N scores
-        lo = 0
-        while lo < q.numel():
-            base = int(ends[lo - 1]) if lo else 0
-            hi = max(lo + 1, int(torch.searchsorted(ends, base + budget, right=True)))
-            out[lo:hi] = self._overlap(q[lo:hi])
-            lo = hi
-        return (out / self.norm.unsqueeze(0) / self.norm.index_select(0, q).unsqueeze(1)).to(queries.device)
-
-    def _overlap(self, q: torch.Tensor) -> torch.Tensor:
-        """[Q, N]: how many collections each query shares with each item."""
-        g = self.graph
-        deg = g.item_degrees.index_select(0, q)
-        rows = torch.repeat_interleave(torch.arange(q.numel(), device=g.device), deg)
-        colls = g.item_indices.index_select(0, _ranges(g.item_indptr.index_select(0, q), g.item_indptr.index_select(0, q + 1)))
-        size = g.collection_degrees.index_select(0, colls)
-        rows = torch.repeat_interleave(rows, size)
-        items = g.coll_indices.index_select(0, _ranges(g.coll_indptr.index_select(0, colls),
-                                                       g.coll_indptr.index_select(0, colls + 1)))
-        overlap = torch.zeros(q.numel() * self.num_items, dtype=torch.float32, device=g.device)
-        overlap.index_add_(0, rows * self.num_items + items, torch.ones(items.numel(), device=g.device))
-        return overlap.view(q.numel(), self.num_items)
-
-
-# ---------------------------------------------------------------------------------------------------
-# Ranks, hit-rate and MRR from scores
-@dataclass
-class Metrics:
-    """One recommender's figures on a set of pairs: ``hit_rate`` @ ``k``, scaled ``mrr`` (rank divisor
-    ``scale``), the ``ranks`` of every pair's answer and the seconds the scoring took."""
-
-    name: str
-    hit_rate: float
-    mrr: float
-    k: int
-    scale: int
-    ranks: torch.Tensor
-    seconds: float = 0.0
-    kurtosis: float = float("nan")
-
-    @property
-    def num_pairs(self) -> int:
-        return int(self.ranks.numel())
-
-    def stderr(self) -> float:
-        """Standard error of the hit-rate (binomial): √(p(1 − p)/n)."""
-        n = self.num_pairs
-        return math.sqrt(self.hit_rate * (1 - self.hit_rate) / n) if n else float("nan")
-
-
-def score_ranks(scores: torch.Tensor, queries: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """LongTensor [Q]: the rank (1 = best) of ``targets[j]`` in row j of ``scores`` [Q, N].
-
-    Items are ordered by score, best first, equal scores by increasing item id (the order of
-    :func:`~pinsage_edu.knn.exact_top_k`), and the query itself is skipped. So ``rank <= K`` exactly
-    when the target is in the method's top-K list.
-    """
-    Q, N = scores.shape
-    dev = scores.device
-    q, t = queries.to(dev), targets.to(dev)
-    own = scores.gather(1, t.unsqueeze(1))
-    ids = torch.arange(N, device=dev).unsqueeze(0)
-    ahead = (scores > own) | ((scores == own) & (ids < t.unsqueeze(1)))
-    ahead[torch.arange(Q, device=dev), q] = False
-    return 1 + ahead.sum(1)
-
-
-def _pairs(pairs: Any, n: int) -> torch.Tensor:
-    p = torch.as_tensor(pairs)
-    if p.dim() != 2 or p.shape[1] != 2 or p.is_floating_point() or p.dtype == torch.bool:
-        raise ValueError(f"pairs must be an integer [P, 2] tensor of (query, answer) item ids, got "
-                         f"{p.dtype} {tuple(p.shape)}")
-    p = p.long()
-    if p.numel() and (int(p.min()) < 0 or int(p.max()) >= n):
-        row = int(torch.nonzero(((p < 0) | (p >= n)).any(1))[0])
-        raise ValueError(f"pair {row} ({int(p[row, 0])}, {int(p[row, 1])}) holds an id outside 0..{n - 1}")
-    if bool((p[:, 0] == p[:, 1]).any()):
-        row = int(torch.nonzero(p[:, 0] == p[:, 1])[0])
-        raise ValueError(f"pair {row} relates item {int(p[row, 0])} to itself")
-    return p
-
-
-def evaluate_recommender(rec: Recommender, pairs: Any, *, k: int = 10, scale: int | None = None,
-                         chunk_size: int = 512) -> Metrics:
-    """Hit-rate@k and scaled MRR of ``rec`` on ``pairs`` [P, 2] (q, i), scoring ``chunk_size`` queries
-    at a time (memory: chunk_size × N scores). ``scale`` None: :func:`mrr_scale` of the catalogue."""
-    if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size <= 0:
-        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
-    p = _pairs(pairs, rec.num_items)
-    scale = mrr_scale(rec.num_items) if scale is None else scale
-    t0 = time.perf_counter()
-    ranks = []
-    for lo in range(0, p.shape[0], chunk_size):
-        q, t = p[lo:lo + chunk_size, 0], p[lo:lo + chunk_size, 1]
-        s = rec.scores(q)
-        if tuple(s.shape) != (q.numel(), rec.num_items):
-            raise ValueError(f"{rec.name}: scores must be [{q.numel()}, {rec.num_items}], got {tuple(s.shape)}")
-        ranks.append(score_ranks(s, q, t).cpu())
-    r = torch.cat(ranks) if ranks else torch.zeros(0, dtype=torch.long)
-    hit = int((r <= k).sum()) / r.numel() if r.numel() else float("nan")
-    return Metrics(rec.name, hit, scaled_mrr(r, scale), k, scale, r, time.perf_counter() - t0)
-
-
-def compare(recommenders: Sequence[Recommender], pairs: Any, *, k: int = 10, scale: int | None = None,
-            kurtosis_pairs: int = 20_000, seed: int = 0) -> list[Metrics]:
-    """:func:`evaluate_recommender` for each, on the same pairs; embedding methods also get the
-    kurtosis of their similarity distribution (:func:`similarity_kurtosis`)."""
-    out = []
-    for rec in recommenders:
-        m = evaluate_recommender(rec, pairs, k=k, scale=scale)
-        if isinstance(rec, EmbeddingRecommender):
-            m.kurtosis = similarity_kurtosis(rec.embeddings, num_pairs=kurtosis_pairs, generator=seed)
-        out.append(m)
-    return out
-
-
-# ---------------------------------------------------------------------------------------------------
-# Figure 4: how the embeddings use the space
-def similarity_distribution(embeddings: torch.Tensor, num_pairs: int = 100_000, *,
-                            generator: torch.Generator | int | None = 0) -> torch.Tensor:
-    """Cosine similarities of ``num_pairs`` random pairs of distinct items (rows normalised first)."""
-    if embeddings.dim() != 2 or embeddings.shape[0] < 2:
-        raise ValueError(f"need [N >= 2, d] embeddings, got shape {tuple(embeddings.shape)}")
-    gen = generator if isinstance(generator, torch.Generator) else torch.Generator().manual_seed(
-        0 if generator is None else int(generator))
-    n = embeddings.shape[0]
-    a = torch.randint(0, n, (num_pairs,), generator=gen)
-    b = (a + torch.randint(1, n, (num_pairs,), generator=gen)) % n  # never a itself
-    e = torch.nn.functional.normalize(embeddings.float().cpu(), dim=1)
-    return (e.index_select(0, a) * e.index_select(0, b)).sum(1)
-
-
-def kurtosis(values: torch.Tensor) -> float:
-    """Excess kurtosis E[(x − μ)⁴] / σ⁴ − 3 (0 for a normal distribution; NaN if constant)."""
-    x = values.double().reshape(-1)
-    if x.numel() < 2:
-        return float("nan")
-    d = x - x.mean()
-    var = float((d * d).mean())
-    return float((d ** 4).mean()) / var ** 2 - 3.0 if var > 0 else float("nan")
-
-
-def similarity_kurtosis(embeddings: torch.Tensor, num_pairs: int = 100_000, *,
-                        generator: torch.Generator | int | None = 0) -> float:
-    """The paper's Figure 4 statistic: excess kurtosis of random pairs' cosine similarities (PinSage
-    0.43, visual 1.20, annotation 2.49 there). Lower: the similarities spread over more of [−1, 1]."""
-    return kurtosis(similarity_distribution(embeddings, num_pairs, generator=generator))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -485,7 +129,6 @@ class Recipe:
 
     def train_config(self, num_train_pairs: int, **overrides: Any) -> "TrainConfig":
         """The :class:`~pinsage_edu.train.TrainConfig` for a dataset with this many train pairs."""
-        from .train import TrainConfig
         batch = overrides.get("batch_size", TrainConfig.batch_size)
         steps = -(-self.epoch_pairs // batch) if num_train_pairs > self.epoch_pairs else None
         return TrainConfig(**{"epochs": self.epochs, "lr": self.lr, "max_hard_negatives": self.max_hard,
@@ -523,7 +166,6 @@ class Experiment:
              collection_dim: int = 0, **load_kwargs: Any) -> "Experiment":
         """Load (or take) a dataset, split it, featurise it and build its neighbourhood table. ``seed``
         seeds the split, the features and the walks (and, for ``"synthetic"``, the graph itself)."""
-        from .data import Dataset, load_dataset
         if isinstance(dataset, Dataset):
             ds = dataset
         elif dataset == "synthetic":  # the seed also draws the synthetic graph itself
@@ -575,7 +217,6 @@ def hold_out_items(dataset: "str | Dataset", fraction: float = 0.1, *, seed: int
     ``full``'s items with ``embed_all(model, full.table, full.x)``; a transductive one (id embeddings)
     refuses the new ids. Evaluate on ``full``'s test pairs whose answer is a new item
     (``pairs[:, 1] >= seen.graph.num_items``)."""
-    from .data import Dataset, load_dataset
     if not 0 < fraction < 1:
         raise ValueError(f"fraction must be in (0, 1), got {fraction}")
     ds = dataset if isinstance(dataset, Dataset) else load_dataset(
@@ -619,7 +260,6 @@ def train_variant(exp: Experiment, variant: Variant = ABLATIONS[-1], *, config: 
     ``python -m pinsage_edu embed --run-dir OUT_DIR`` can rebuild the data). ``weights="best"`` embeds
     the weights of the best validation epoch (model selection on the val pairs), ``"last"`` the final
     ones."""
-    from .train import TrainConfig, Trainer
     if weights not in ("best", "last"):
         raise ValueError(f"weights must be 'best' (the best validation epoch's) or 'last', got {weights!r}")
     if preset not in ("classroom", "paper"):
@@ -727,7 +367,6 @@ def runtime_by_batch_size(exp: Experiment, batch_sizes: Sequence[int] = (128, 25
     """Table 3 on ``exp``: train ``variant`` (mean-pooling-hard, as the paper) at each batch size. With
     ``scale_lr`` the learning rate follows the linear scaling rule (∝ batch size, relative to the
     config's batch size), as the paper's warm-up assumes."""
-    from .train import TrainConfig
     base = config or TrainConfig()
     rows = []
     for b in batch_sizes:

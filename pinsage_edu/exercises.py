@@ -13,8 +13,8 @@ from typing import Callable
 import torch
 
 from .convolve import importance_pooling
-from .graph import _indptr
 from .loss import max_margin_loss
+from .utils import csr_indptr
 from .walks import VisitCounts, top_neighbors
 
 __all__ = ["check_indptr", "check_top_t", "check_importance_pooling", "check_reindex", "check_shared_negative_loss",
@@ -47,7 +47,7 @@ def check_indptr(student: Callable[[torch.Tensor, int], torch.Tensor]) -> None:
     def run() -> None:
         for rows, n in cases:
             got = student(rows.clone(), n)
-            want = _indptr(rows, n)
+            want = csr_indptr(rows, n)
             if not isinstance(got, torch.Tensor):
                 raise AssertionError(f"check_indptr: return a torch.Tensor, got {type(got).__name__}")
             if got.shape != want.shape:
@@ -379,9 +379,9 @@ def check_scaled_mrr(student: Callable[[torch.Tensor, int], float]) -> None:
     """Exercise (notebook 09): the paper's scaled MRR.
 
     ``student(ranks, scale)`` returns the mean of 1 / ⌈rank / scale⌉ over the ranks (1 = best), as
-    :func:`~pinsage_edu.evaluate.scaled_mrr` does.
+    :func:`~pinsage_edu.metrics.scaled_mrr` does.
     """
-    from .evaluate import scaled_mrr
+    from .metrics import scaled_mrr
 
     cases = [(torch.tensor([1, 2, 3, 100, 101]), 100), (torch.tensor([1, 2, 3, 4]), 1),
              (torch.tensor([250, 5000, 1]), 100), (torch.tensor([7]), 3)]

@@ -31,6 +31,8 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from .utils import concat_ranges, csr_indptr
+
 __all__ = ["BipartiteGraph", "GraphSummary", "GraphError"]
 
 _FORMAT_VERSION = 1
@@ -205,10 +207,10 @@ class BipartiteGraph:
         cls, n_items: int, n_colls: int, it: torch.Tensor, co: torch.Tensor, w: torch.Tensor | None
     ) -> "BipartiteGraph":
         """Both CSR halves from unique edges already sorted by (item, collection)."""
-        item_indptr = _indptr(it, n_items)
+        item_indptr = csr_indptr(it, n_items)
         # A stable sort by collection keeps the items of each collection in ascending order.
         co_sorted, perm = torch.sort(co, stable=True)
-        coll_indptr = _indptr(co_sorted, n_colls)
+        coll_indptr = csr_indptr(co_sorted, n_colls)
         return cls(
             num_items=n_items,
             num_collections=n_colls,
@@ -264,7 +266,7 @@ class BipartiteGraph:
         """LongTensor: the distinct items sharing at least one collection with ``item`` (itself excluded)."""
         colls = self.collections_of(item)
         starts, ends = self.coll_indptr[colls], self.coll_indptr[colls + 1]
-        idx = _ranges(starts, ends)
+        idx = concat_ranges(starts, ends)
         out = torch.unique(self.coll_indices[idx])
         return out[out != item]
 
@@ -358,7 +360,7 @@ class BipartiteGraph:
         if keep.numel() and (int(keep.min()) < 0 or int(keep.max()) >= self.num_items):
             bad = keep[(keep < 0) | (keep >= self.num_items)][0]
             raise GraphError(f"unknown item id {int(bad)}: valid ids are 0..{self.num_items - 1}")
-        idx = _ranges(self.item_indptr[keep], self.item_indptr[keep + 1])
+        idx = concat_ranges(self.item_indptr[keep], self.item_indptr[keep + 1])
         local_item = torch.repeat_interleave(torch.arange(keep.numel(), device=self.device), self.item_degrees[keep])
         colls = self.item_indices[idx]
         if drop_empty_collections:
@@ -458,20 +460,6 @@ class BipartiteGraph:
         return g
 
 
-def _indptr(sorted_rows: torch.Tensor, n_rows: int) -> torch.Tensor:
-    """CSR row pointer from row ids sorted ascending: ``indptr[r]`` = first edge of row ``r``."""
-    counts = torch.bincount(sorted_rows, minlength=n_rows) if sorted_rows.numel() else torch.zeros(
-        n_rows, dtype=torch.long, device=sorted_rows.device)
-    indptr = torch.zeros(n_rows + 1, dtype=torch.long, device=sorted_rows.device)
-    torch.cumsum(counts, 0, out=indptr[1:])
-    return indptr
-
-
-def _ranges(starts: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
-    """Concatenation of ``arange(starts[i], ends[i])`` for every ``i``, without a Python loop."""
-    lengths = ends - starts
-    total = int(lengths.sum()) if lengths.numel() else 0
-    if total == 0:
-        return torch.zeros(0, dtype=torch.long, device=starts.device)
-    offsets = torch.repeat_interleave(starts - (torch.cumsum(lengths, 0) - lengths), lengths)
-    return torch.arange(total, device=starts.device) + offsets
+# the old private names, for code written before they moved to utils
+_indptr = csr_indptr
+_ranges = concat_ranges

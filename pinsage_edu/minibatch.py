@@ -25,8 +25,8 @@ from typing import Any, Callable
 import torch
 
 from .graph import BipartiteGraph
-from .walks import (Neighborhoods, _check_positive_int, _generator, _TensorFields,
-                    importance_neighborhoods, uniform_neighborhoods)
+from .utils import TensorFields, check_positive_int, make_generator
+from .walks import Neighborhoods, importance_neighborhoods, uniform_neighborhoods
 
 __all__ = ["Block", "Blocks", "NeighborhoodFn", "NeighborhoodSampler", "NeighborhoodTable", "sample_blocks"]
 
@@ -34,7 +34,7 @@ NeighborhoodFn = Callable[[torch.Tensor], Neighborhoods]
 
 
 @dataclass(frozen=True)
-class Block(_TensorFields):
+class Block(TensorFields):
     """One convolution layer of a minibatch: from the nodes S⁽ᵏ⁻¹⁾ (sources) to S⁽ᵏ⁾ (destinations).
 
     * ``src_ids``: LongTensor [N_src], global item ids of S⁽ᵏ⁻¹⁾; the first ``num_dst`` are S⁽ᵏ⁾.
@@ -195,7 +195,7 @@ def sample_blocks(seeds: Any, num_layers: int, neighborhood_fn: NeighborhoodFn) 
     Within each set the destination nodes come first, in the order of the set above; the nodes
     new to the set follow in increasing id.
     """
-    K = _check_positive_int("num_layers", num_layers)
+    K = check_positive_int("num_layers", num_layers)
     seeds = _as_seed_tensor(seeds)
     seeds = seeds.to(_device_of(neighborhood_fn, seeds))
     # A table is a lookup already; anything else is asked once per node and minibatch.
@@ -232,8 +232,8 @@ class NeighborhoodSampler:
         if method not in ("importance", "uniform"):
             raise ValueError(f"method must be 'importance' or 'uniform', got {method!r}")
         self.graph, self.method, self.walk_kwargs = graph, method, walk_kwargs
-        self.num_neighbors = _check_positive_int("num_neighbors", num_neighbors)
-        self.generator = _generator(generator, graph.device)
+        self.num_neighbors = check_positive_int("num_neighbors", num_neighbors)
+        self.generator = make_generator(generator, graph.device)
 
     @property
     def device(self) -> torch.device:

@@ -149,15 +149,17 @@ class PinSage(nn.Module):
                                  f"a new item needs an inductive model (id_embeddings=None), which embeds it "
                                  f"from its features and neighbourhood")
 
-    def input_embeddings(self, x: torch.Tensor, ids: torch.Tensor | None = None) -> torch.Tensor:
+    def input_embeddings(self, x: torch.Tensor, ids: torch.Tensor | None = None, *, check: bool = True) -> torch.Tensor:
         """h⁽⁰⁾ from feature rows: x itself, or ReLU(P·x + p) with an input projection, plus the rows'
-        id vectors when the model has them (then ``ids``, the rows' item ids, is required)."""
+        id vectors when the model has them (then ``ids``, the rows' item ids, is required; ``check=False``
+        does not look for ids without a vector, see :meth:`forward`)."""
         h = x if self.input is None else F.relu(self.input(x))
         if self.item_embedding is not None:
             if ids is None:
                 raise ValueError("this PinSage has id embeddings (transductive): input_embeddings needs the "
                                  "rows' item ids")
-            self.check_known(ids)
+            if check:
+                self.check_known(ids)
             h = h + self.item_embedding(ids)
         return h
 
@@ -173,10 +175,15 @@ class PinSage(nn.Module):
         return l2_normalize(z) if self.config.normalize_output else z
 
     def forward(self, blocks: Blocks, features: torch.Tensor | None = None, *,
-                inputs: torch.Tensor | None = None) -> torch.Tensor:
+                inputs: torch.Tensor | None = None, check: bool = True) -> torch.Tensor:
         """Embeddings of ``blocks.seeds``: from the full ``features`` matrix (rows of S⁽⁰⁾ are gathered
         here), or from ``inputs`` = those rows already gathered, [len(blocks.input_ids), in_dim] — what
-        the producer of §3.3 hands over so that the consumer never touches the feature matrix."""
+        the producer of §3.3 hands over so that the consumer never touches the feature matrix.
+
+        Shapes and devices are always checked (that costs nothing). ``check=False`` skips the checks of
+        values — NaN or infinite features, item ids the id embeddings do not know, ids beyond the
+        feature matrix — each of which makes the CPU wait for the GPU: for a caller that checked the
+        data once where they entered (the trainer checks the features when it is built)."""
         if (features is None) == (inputs is None):
             raise ValueError("pass exactly one of features= (the [num_items, in_dim] matrix) or inputs= "
                              "(its rows for blocks.input_ids)")
@@ -185,7 +192,7 @@ class PinSage(nn.Module):
                              f"K = {self.config.num_layers}: "
                              f"sample_blocks(seeds, {self.config.num_layers}, ...)")
         if features is not None:
-            self.check_inputs(blocks, features)
+            self.check_inputs(blocks, features, values=check)
             x = features.index_select(0, blocks.input_ids)
         else:
             self._check_tensor("inputs", inputs, blocks)
@@ -193,10 +200,10 @@ class PinSage(nn.Module):
                 raise ValueError(f"inputs have {inputs.shape[0]} rows but the blocks need "
                                  f"{blocks.input_ids.numel()} (one per id in blocks.input_ids)")
             x = inputs
-        if not bool(torch.isfinite(x).all()):
+        if check and not bool(torch.isfinite(x).all()):
             bad = blocks.input_ids[~torch.isfinite(x).all(1)][0]
             raise ValueError(f"features of item {int(bad)} hold NaN or infinite values")
-        h = h0 = self.input_embeddings(x, blocks.input_ids)
+        h = h0 = self.input_embeddings(x, blocks.input_ids, check=check)
         for layer, block in zip(self.layers, blocks.layers):
             h = layer.forward_indexed(h, block.neighbors, block.weights, block.mask)
         # S⁽ᴷ⁾ is a prefix of S⁽⁰⁾ (destinations come first), so h0[:len(h)] are the seeds' own inputs
@@ -216,12 +223,13 @@ class PinSage(nn.Module):
         if blocks.device != dev:
             raise ValueError(f"blocks are on {blocks.device} but the model is on {dev}: blocks.to({str(dev)!r})")
 
-    def check_inputs(self, blocks: Blocks, features: torch.Tensor) -> None:
-        """Clear errors for features of the wrong shape and for tensors on another device than the model."""
+    def check_inputs(self, blocks: Blocks, features: torch.Tensor, *, values: bool = True) -> None:
+        """Clear errors for features of the wrong shape and for tensors on another device than the model;
+        with ``values``, also for blocks that reach beyond the features (a GPU→CPU wait)."""
         if not isinstance(features, torch.Tensor) or features.dim() != 2:
             raise ValueError(f"features must be a [num_items, in_dim] tensor, got "
                              f"{tuple(features.shape) if isinstance(features, torch.Tensor) else type(features)}")
         self._check_tensor("features", features, blocks)
-        if blocks.input_ids.numel() and int(blocks.input_ids.max()) >= features.shape[0]:
+        if values and blocks.input_ids.numel() and int(blocks.input_ids.max()) >= features.shape[0]:
             raise ValueError(f"blocks reach item {int(blocks.input_ids.max())} but features hold "
                              f"{features.shape[0]} items")

@@ -18,7 +18,8 @@ from typing import Any
 
 import torch
 
-from .walks import PPRRanking, _check_positive_int, _generator, _TensorFields
+from .utils import TensorFields, check_positive_int, make_generator
+from .walks import PPRRanking
 
 __all__ = ["PAPER_BAND", "PAPER_CATALOGUE", "HardNegatives", "hard_negative_band", "hard_negatives", "pair_keys",
            "shared_negatives", "shared_negative_mask", "curriculum", "curriculum_schedule"]
@@ -34,10 +35,10 @@ def shared_negatives(num_items: int, num_negatives: int = 500, *, device: torch.
     With replacement keeps the draw O(num_negatives) on any catalogue; a repeat or a hit on some
     query's positive is harmless once :func:`shared_negative_mask` masks it out of the loss.
     """
-    n = _check_positive_int("num_items", num_items)
-    k = _check_positive_int("num_negatives", num_negatives)
+    n = check_positive_int("num_items", num_items)
+    k = check_positive_int("num_negatives", num_negatives)
     dev = torch.device(device)
-    return torch.randint(0, n, (k,), device=dev, generator=_generator(generator, dev))
+    return torch.randint(0, n, (k,), device=dev, generator=make_generator(generator, dev))
 
 
 def shared_negative_mask(negatives: torch.Tensor, queries: torch.Tensor, positives: torch.Tensor) -> torch.Tensor:
@@ -64,7 +65,7 @@ def hard_negative_band(num_items: int, *, band: tuple[int, int] | None = None) -
     gives ranks 84–210 on MovieLens' 6,298 movies, 299–748 on a million items and the paper's own
     band at two billion). Notebook 06 shows what the band holds.
     """
-    n = _check_positive_int("num_items", num_items)
+    n = check_positive_int("num_items", num_items)
     if band is not None:
         lo, hi = band
         if not (isinstance(lo, int) and isinstance(hi, int)) or not 0 <= lo < hi <= n - 1:
@@ -80,7 +81,7 @@ def hard_negative_band(num_items: int, *, band: tuple[int, int] | None = None) -
 
 
 @dataclass(frozen=True)
-class HardNegatives(_TensorFields):
+class HardNegatives(TensorFields):
     """Per-query hard negatives: ``ids`` LongTensor [B, h] (−1 where a query had too few candidates),
     ``mask`` BoolTensor [B, h] True on real ones, ``queries`` LongTensor [B]."""
 
@@ -145,7 +146,7 @@ def hard_negatives(ranking: PPRRanking, num_negatives: int, band: tuple[int, int
         at = torch.searchsorted(keys, want).clamp_max(keys.numel() - 1)  # keys are sorted: binary search
         ok = ok & (keys[at] != want)
     # a random priority per candidate; the h smallest valid ones are a uniform draw without replacement
-    prio = torch.rand(ids.shape, device=dev, generator=_generator(generator, dev))
+    prio = torch.rand(ids.shape, device=dev, generator=make_generator(generator, dev))
     prio = prio.masked_fill(~ok, 2.0)
     take = min(h, ids.shape[1])
     p, pos = torch.topk(prio, take, dim=1, largest=False)
@@ -173,4 +174,4 @@ def curriculum(epoch: int, max_hard: int = 6) -> int:
 
 def curriculum_schedule(num_epochs: int, max_hard: int = 6) -> list[int]:
     """``[curriculum(1), …, curriculum(num_epochs)]``: hard negatives per query in each epoch."""
-    return [curriculum(e, max_hard) for e in range(1, _check_positive_int("num_epochs", num_epochs) + 1)]
+    return [curriculum(e, max_hard) for e in range(1, check_positive_int("num_epochs", num_epochs) + 1)]

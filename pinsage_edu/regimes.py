@@ -45,8 +45,11 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import torch
 
-from .evaluate import ABLATIONS, Experiment, Metrics, Variant, content_baselines, evaluate_recommender, train_variant
-from .graph import BipartiteGraph, _ranges
+from .baselines import content_baselines
+from .evaluate import ABLATIONS, Experiment, Variant, train_variant
+from .graph import BipartiteGraph
+from .metrics import Metrics, evaluate_recommender
+from .utils import concat_ranges
 
 if TYPE_CHECKING:
     from .train import TrainConfig
@@ -153,12 +156,12 @@ def two_hop_coverage(graph: BipartiteGraph, *, sample: int = 1_000, seed: int = 
         qc = q[lo:lo + 64]
         deg = graph.item_degrees.index_select(0, qc)
         rows = torch.repeat_interleave(torch.arange(qc.numel(), device=graph.device), deg)
-        colls = graph.item_indices.index_select(0, _ranges(graph.item_indptr.index_select(0, qc),
-                                                           graph.item_indptr.index_select(0, qc + 1)))
+        colls = graph.item_indices.index_select(0, concat_ranges(graph.item_indptr.index_select(0, qc),
+                                                                 graph.item_indptr.index_select(0, qc + 1)))
         size = graph.collection_degrees.index_select(0, colls)
         rows = torch.repeat_interleave(rows, size)
-        items = graph.coll_indices.index_select(0, _ranges(graph.coll_indptr.index_select(0, colls),
-                                                           graph.coll_indptr.index_select(0, colls + 1)))
+        items = graph.coll_indices.index_select(0, concat_ranges(graph.coll_indptr.index_select(0, colls),
+                                                                 graph.coll_indptr.index_select(0, colls + 1)))
         seen = torch.zeros(qc.numel() * n, dtype=torch.bool, device=graph.device)
         seen[rows * n + items] = True
         seen = seen.view(qc.numel(), n)
@@ -171,7 +174,7 @@ def two_hop_coverage(graph: BipartiteGraph, *, sample: int = 1_000, seed: int = 
 # Table 1 over training seeds
 @dataclass
 class SeedRun:
-    """One training seed's figures: every method's :class:`~pinsage_edu.evaluate.Metrics` on the same
+    """One training seed's figures: every method's :class:`~pinsage_edu.metrics.Metrics` on the same
     pairs (``"content (best)"`` is the content view with the highest hit-rate), and seconds taken."""
 
     seed: int

@@ -1,14 +1,26 @@
-"""Small helpers shared by the notebooks and the library: seeding and device choice."""
+"""Small helpers shared by the notebooks and the library, the lowest layer (imports nothing of ours).
+
+* seeding and device choice: :func:`seed_everything`, :func:`default_device`, :func:`notebook_size`;
+* argument checks every module applies alike: :func:`check_positive_int`, :func:`check_prob`,
+  :func:`check_items`, :func:`make_generator` (with :func:`device_key`);
+* CSR index arithmetic: :func:`csr_indptr` (row pointer from sorted row ids) and
+  :func:`concat_ranges` (every ``arange(start, end)`` at once);
+* :class:`TensorFields`, the ``.to(device)`` / ``.pin_memory()`` mixin of the typed results
+  (walks' neighbourhoods, minibatch blocks, hard negatives).
+"""
 
 from __future__ import annotations
 
 import os
 import random
+from dataclasses import fields
+from typing import Any
 
 import numpy as np
 import torch
 
-__all__ = ["seed_everything", "default_device", "notebook_size"]
+__all__ = ["seed_everything", "default_device", "notebook_size", "check_positive_int", "check_prob", "check_items",
+           "make_generator", "device_key", "csr_indptr", "concat_ranges", "TensorFields"]
 
 
 def seed_everything(seed: int = 0) -> torch.Generator:
@@ -34,3 +46,115 @@ def notebook_size() -> str:
     if size not in ("classroom", "full"):
         raise ValueError(f"PINSAGE_EDU_SIZE must be 'classroom' or 'full', got {size!r}")
     return size
+
+
+# ====================================================================== argument checks
+def check_prob(name: str, p: Any) -> float:
+    """``p`` as a float, or ValueError unless it is a probability in [0, 1] (bools refused)."""
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating, np.integer)) or not 0.0 <= float(p) <= 1.0:
+        raise ValueError(f"{name} must be a probability in [0, 1], got {p!r}")
+    return float(p)
+
+
+def check_positive_int(name: str, n: Any) -> int:
+    """``n`` as an int, or ValueError unless it is a positive integer (bools and floats refused)."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or int(n) <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {n!r}")
+    return int(n)
+
+
+def check_items(graph: Any, seeds: Any, name: str = "seeds") -> torch.Tensor:
+    """Seeds as a 1-D LongTensor on the graph's device; clear errors for floats, bools and bad ids.
+
+    ``graph`` is anything with ``device`` and ``num_items`` (a :class:`~pinsage_edu.graph.BipartiteGraph`).
+    """
+    if isinstance(seeds, torch.Tensor):
+        t = seeds
+    else:
+        arr = np.asarray(seeds)
+        if arr.size == 0:
+            arr = arr.astype(np.int64)  # [] has no dtype of its own
+        if arr.dtype.kind not in "iub":
+            raise ValueError(f"{name} must hold integer item ids, got {arr.dtype} values like {arr.flat[0]!r}")
+        if arr.dtype.kind == "u" and arr.size and int(arr.max()) >= 2**63:
+            raise ValueError(f"{name} holds {int(arr.max())}, which is not an item id (too large)")
+        t = torch.as_tensor(arr)
+    if t.dtype == torch.bool or t.is_floating_point() or t.is_complex():
+        raise ValueError(f"{name} must hold integer item ids, got dtype {t.dtype}")
+    if t.dim() == 0:
+        t = t.reshape(1)
+    if t.dim() != 1:
+        raise ValueError(f"{name} must be a 1-D list of item ids, got shape {tuple(t.shape)}")
+    t = t.to(device=graph.device, dtype=torch.long)
+    if t.numel():
+        bad = (t < 0) | (t >= graph.num_items)
+        if bool(bad.any()):
+            pos = int(torch.nonzero(bad)[0])
+            valid = f"valid ids are 0..{graph.num_items - 1}" if graph.num_items else "the graph has no items"
+            raise ValueError(f"{name}[{pos}] = {int(t[pos])} is not an item id: {valid}")
+    return t
+
+
+def make_generator(generator: torch.Generator | int | None, device: torch.device) -> torch.Generator:
+    """A generator on ``device``: given, seeded from an int, or (None) seeded from torch's global RNG.
+
+    None keeps calls reproducible under ``seed_everything`` without every caller threading a seed.
+    """
+    if isinstance(generator, torch.Generator):
+        if device_key(generator.device) != device_key(device):
+            raise ValueError(f"generator lives on {generator.device}, the graph on {device}: "
+                             "make it with torch.Generator(device=graph.device)")
+        return generator
+    if generator is None:
+        generator = int(torch.randint(0, 2**62, (), dtype=torch.long))
+    if isinstance(generator, bool) or not isinstance(generator, (int, np.integer)):
+        raise ValueError(f"generator must be a torch.Generator, an int seed or None, got {generator!r}")
+    if not 0 <= int(generator) < 2**63:
+        raise ValueError(f"generator seed must be in 0..2**63 - 1, got {int(generator)}")
+    return torch.Generator(device=device).manual_seed(int(generator))
+
+
+def device_key(device: torch.device) -> tuple[str, int | None]:
+    """``(type, index)`` with a missing CUDA index read as the current device (``cuda`` == ``cuda:0``)."""
+    if device.type == "cuda" and device.index is None and torch.cuda.is_available():
+        return ("cuda", torch.cuda.current_device())
+    return (device.type, device.index if device.type != "cpu" else None)
+
+
+# ====================================================================== CSR index arithmetic
+def csr_indptr(sorted_rows: torch.Tensor, n_rows: int) -> torch.Tensor:
+    """CSR row pointer from row ids sorted ascending: ``indptr[r]`` = first edge of row ``r``."""
+    counts = torch.bincount(sorted_rows, minlength=n_rows) if sorted_rows.numel() else torch.zeros(
+        n_rows, dtype=torch.long, device=sorted_rows.device)
+    indptr = torch.zeros(n_rows + 1, dtype=torch.long, device=sorted_rows.device)
+    torch.cumsum(counts, 0, out=indptr[1:])
+    return indptr
+
+
+def concat_ranges(starts: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
+    """Concatenation of ``arange(starts[i], ends[i])`` for every ``i``, without a Python loop."""
+    lengths = ends - starts
+    total = int(lengths.sum()) if lengths.numel() else 0
+    if total == 0:
+        return torch.zeros(0, dtype=torch.long, device=starts.device)
+    offsets = torch.repeat_interleave(starts - (torch.cumsum(lengths, 0) - lengths), lengths)
+    return torch.arange(total, device=starts.device) + offsets
+
+
+# ====================================================================== typed results
+class TensorFields:
+    """``.to(device)`` and ``.pin_memory()`` for frozen dataclasses whose tensor fields move together."""
+
+    def to(self, device: torch.device | str, non_blocking: bool = False):
+        kw = {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+        for k, v in kw.items():
+            if isinstance(v, torch.Tensor):
+                kw[k] = v.to(device, non_blocking=non_blocking)
+        return type(self)(**kw)
+
+    def pin_memory(self):
+        kw = {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
+        for k, v in kw.items():
+            if isinstance(v, torch.Tensor):
+                kw[k] = v.pin_memory()
+        return type(self)(**kw)

@@ -1,4 +1,4 @@
-"""§3.2 Importance-based neighbourhoods: random walks, personalized PageRank and the Pixie baseline.
+"""§3.2 Importance-based neighbourhoods: random walks, visit counts and personalized PageRank.
 
 PinSage does not convolve over *all* k-hop neighbours. The neighbourhood of an item ``u`` is the T
 items that influence ``u`` most: run short random walks item → collection → item from ``u``, count
@@ -28,8 +28,9 @@ each shelf a book is on an equal say.
 Main entry points: :func:`random_walks` (full traces, for pictures), :func:`visit_counts`,
 :func:`importance_neighborhoods` and :func:`top_neighbors` (the top-T cut),
 :func:`uniform_neighborhoods` (GraphSAGE's alternative), :func:`personalized_pagerank`,
-:func:`monte_carlo_ppr`, :func:`ppr_rank`, and the baseline :func:`pixie_recommend` /
-:func:`pixie_recommend_batch`.
+:func:`monte_carlo_ppr` and :func:`ppr_rank`. The walker itself (:func:`walk_steps`), the counting
+(:func:`count_visits`) and the per-row top-k (:func:`top_per_row`) are public too: the Pixie
+baseline (:mod:`pinsage_edu.baselines`) is built from them.
 """
 
 from __future__ import annotations
@@ -38,19 +39,19 @@ import math
 import warnings
 import weakref
 from dataclasses import dataclass, fields
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
-from .graph import BipartiteGraph, _ranges
+from .graph import BipartiteGraph
+from .utils import TensorFields, check_items, check_positive_int, check_prob, concat_ranges, make_generator
 
 __all__ = [
     "Walks",
     "VisitCounts",
     "Neighborhoods",
     "PPRRanking",
-    "PixieResult",
     "random_walks",
     "visit_counts",
     "top_neighbors",
@@ -59,34 +60,18 @@ __all__ = [
     "personalized_pagerank",
     "monte_carlo_ppr",
     "ppr_rank",
-    "pixie_recommend",
-    "pixie_recommend_batch",
+    "walk_steps",
+    "count_visits",
+    "top_per_row",
+    "check_weighted",
 ]
 
 _LOW31 = (1 << 31) - 1
 
 
 # ====================================================================== typed results
-class _TensorFields:
-    """``.to(device)`` and ``.pin_memory()`` for frozen dataclasses whose tensor fields move together."""
-
-    def to(self, device: torch.device | str, non_blocking: bool = False):
-        kw = {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
-        for k, v in kw.items():
-            if isinstance(v, torch.Tensor):
-                kw[k] = v.to(device, non_blocking=non_blocking)
-        return type(self)(**kw)
-
-    def pin_memory(self):
-        kw = {f.name: getattr(self, f.name) for f in fields(self)}  # type: ignore[arg-type]
-        for k, v in kw.items():
-            if isinstance(v, torch.Tensor):
-                kw[k] = v.pin_memory()
-        return type(self)(**kw)
-
-
 @dataclass(frozen=True)
-class Walks(_TensorFields):
+class Walks(TensorFields):
     """Full traces of random walks, ``num_walks`` per seed, walk ``w`` belonging to seed ``w // num_walks``.
 
     * ``items``: LongTensor [W, num_traversals + 1] — column 0 is the seed, column t the item reached
@@ -118,7 +103,7 @@ class Walks(_TensorFields):
 
 
 @dataclass(frozen=True)
-class VisitCounts(_TensorFields):
+class VisitCounts(TensorFields):
     """How often walks from each seed visited each item — a sparse [S, num_items] count matrix.
 
     Entries are sorted by seed position (``rows``), then by item id. ``num_walks`` is the number of
@@ -154,7 +139,7 @@ class VisitCounts(_TensorFields):
 
 
 @dataclass(frozen=True)
-class Neighborhoods(_TensorFields):
+class Neighborhoods(TensorFields):
     """Fixed-size neighbourhoods: for seed ``s = seeds[b]``, neighbours ``ids[b, :]`` with weights ``weights[b, :]``.
 
     * ``ids``: LongTensor [N, T], ``-1`` where a seed has fewer than T neighbours (padding).
@@ -184,7 +169,7 @@ class Neighborhoods(_TensorFields):
 
 
 @dataclass(frozen=True)
-class PPRRanking(_TensorFields):
+class PPRRanking(TensorFields):
     """Items ranked by personalized PageRank from each query (the query itself excluded by default).
 
     ``ids[q, r]`` is the item at rank ``r`` (0 = highest score) for ``queries[q]``, ``scores`` its PPR
@@ -197,97 +182,6 @@ class PPRRanking(_TensorFields):
     ids: torch.Tensor  # LongTensor [Q, k]
     scores: torch.Tensor  # FloatTensor [Q, k]
     mask: torch.Tensor  # BoolTensor [Q, k]
-
-
-@dataclass(frozen=True)
-class PixieResult(_TensorFields):
-    """Pixie's recommendations for S query sets (one row per set).
-
-    ``ids`` [S, k] most visited first (``-1`` padding with ``mask`` False), ``scores`` [S, k] the
-    multi-hit-boosted visit scores (plain visit counts for a single query item), ``visits`` [S, k] raw
-    visit counts, ``steps`` [S] traversals walked, ``stopped_early`` [S] whether the visit threshold
-    ended the walks before the step budget.
-    """
-
-    ids: torch.Tensor
-    scores: torch.Tensor
-    visits: torch.Tensor
-    mask: torch.Tensor
-    steps: torch.Tensor
-    stopped_early: torch.Tensor
-
-    def top(self, row: int = 0) -> list[tuple[int, float]]:
-        """``[(item, score), …]`` for one query set, best first."""
-        keep = self.mask[row]
-        return list(zip(self.ids[row][keep].tolist(), self.scores[row][keep].tolist()))
-
-
-# ====================================================================== argument checks
-def _check_prob(name: str, p: Any) -> float:
-    if isinstance(p, bool) or not isinstance(p, (int, float, np.floating, np.integer)) or not 0.0 <= float(p) <= 1.0:
-        raise ValueError(f"{name} must be a probability in [0, 1], got {p!r}")
-    return float(p)
-
-
-def _check_positive_int(name: str, n: Any) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or int(n) <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {n!r}")
-    return int(n)
-
-
-def _check_items(graph: BipartiteGraph, seeds: Any, name: str = "seeds") -> torch.Tensor:
-    """Seeds as a 1-D LongTensor on the graph's device; clear errors for floats, bools and bad ids."""
-    if isinstance(seeds, torch.Tensor):
-        t = seeds
-    else:
-        arr = np.asarray(seeds)
-        if arr.size == 0:
-            arr = arr.astype(np.int64)  # [] has no dtype of its own
-        if arr.dtype.kind not in "iub":
-            raise ValueError(f"{name} must hold integer item ids, got {arr.dtype} values like {arr.flat[0]!r}")
-        if arr.dtype.kind == "u" and arr.size and int(arr.max()) >= 2**63:
-            raise ValueError(f"{name} holds {int(arr.max())}, which is not an item id (too large)")
-        t = torch.as_tensor(arr)
-    if t.dtype == torch.bool or t.is_floating_point() or t.is_complex():
-        raise ValueError(f"{name} must hold integer item ids, got dtype {t.dtype}")
-    if t.dim() == 0:
-        t = t.reshape(1)
-    if t.dim() != 1:
-        raise ValueError(f"{name} must be a 1-D list of item ids, got shape {tuple(t.shape)}")
-    t = t.to(device=graph.device, dtype=torch.long)
-    if t.numel():
-        bad = (t < 0) | (t >= graph.num_items)
-        if bool(bad.any()):
-            pos = int(torch.nonzero(bad)[0])
-            valid = f"valid ids are 0..{graph.num_items - 1}" if graph.num_items else "the graph has no items"
-            raise ValueError(f"{name}[{pos}] = {int(t[pos])} is not an item id: {valid}")
-    return t
-
-
-def _generator(generator: torch.Generator | int | None, device: torch.device) -> torch.Generator:
-    """A generator on ``device``: given, seeded from an int, or (None) seeded from torch's global RNG.
-
-    None keeps calls reproducible under ``seed_everything`` without every caller threading a seed.
-    """
-    if isinstance(generator, torch.Generator):
-        if _device_key(generator.device) != _device_key(device):
-            raise ValueError(f"generator lives on {generator.device}, the graph on {device}: "
-                             "make it with torch.Generator(device=graph.device)")
-        return generator
-    if generator is None:
-        generator = int(torch.randint(0, 2**62, (), dtype=torch.long))
-    if isinstance(generator, bool) or not isinstance(generator, (int, np.integer)):
-        raise ValueError(f"generator must be a torch.Generator, an int seed or None, got {generator!r}")
-    if not 0 <= int(generator) < 2**63:
-        raise ValueError(f"generator seed must be in 0..2**63 - 1, got {int(generator)}")
-    return torch.Generator(device=device).manual_seed(int(generator))
-
-
-def _device_key(device: torch.device) -> tuple[str, int | None]:
-    """``(type, index)`` with a missing CUDA index read as the current device (``cuda`` == ``cuda:0``)."""
-    if device.type == "cuda" and device.index is None and torch.cuda.is_available():
-        return ("cuda", torch.cuda.current_device())
-    return (device.type, device.index if device.type != "cpu" else None)
 
 
 # ====================================================================== walking
@@ -364,7 +258,8 @@ def _tables(graph: BipartiteGraph) -> _Tables:
     return t
 
 
-def _use_weights(graph: BipartiteGraph, weighted: bool) -> bool:
+def check_weighted(graph: BipartiteGraph, weighted: bool) -> bool:
+    """``weighted`` if it is a bool the graph can honour (``True`` needs edge weights), else ValueError."""
     if not isinstance(weighted, bool):
         raise ValueError(f"weighted must be True or False, got {weighted!r}")
     if weighted and not graph.weighted:
@@ -372,9 +267,9 @@ def _use_weights(graph: BipartiteGraph, weighted: bool) -> bool:
     return weighted
 
 
-def _walk(graph: BipartiteGraph, start: torch.Tensor, *, num_traversals: int, termination_prob: float,
-          restart_prob: float, weighted: bool, generator: torch.Generator, with_collections: bool = False,
-          ) -> list[tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]]:
+def walk_steps(graph: BipartiteGraph, start: torch.Tensor, *, num_traversals: int, termination_prob: float,
+               restart_prob: float, weighted: bool, generator: torch.Generator, with_collections: bool = False,
+               ) -> list[tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]]:
     """Advance one walk per entry of ``start`` (item ids) for up to ``num_traversals`` traversals.
 
     Returns, per traversal t, ``(walk ids, collections or None, items reached)`` for the walks still
@@ -417,8 +312,8 @@ def _walk(graph: BipartiteGraph, start: torch.Tensor, *, num_traversals: int, te
 
 
 def _walk_args(num_walks: int, num_traversals: int, termination_prob: float, restart_prob: float) -> tuple:
-    return (_check_positive_int("num_walks", num_walks), _check_positive_int("num_traversals", num_traversals),
-            _check_prob("termination_prob", termination_prob), _check_prob("restart_prob", restart_prob))
+    return (check_positive_int("num_walks", num_walks), check_positive_int("num_traversals", num_traversals),
+            check_prob("termination_prob", termination_prob), check_prob("restart_prob", restart_prob))
 
 
 def random_walks(graph: BipartiteGraph, seeds: Any, *, num_walks: int = 10, num_traversals: int = 3,
@@ -431,24 +326,24 @@ def random_walks(graph: BipartiteGraph, seeds: Any, *, num_walks: int = 10, num_
     """
     num_walks, num_traversals, termination_prob, restart_prob = _walk_args(
         num_walks, num_traversals, termination_prob, restart_prob)
-    seeds = _check_items(graph, seeds)
-    gen = _generator(generator, graph.device)
+    seeds = check_items(graph, seeds)
+    gen = make_generator(generator, graph.device)
     start = seeds.repeat_interleave(num_walks)
     W = start.numel()
     items = torch.full((W, num_traversals + 1), -1, dtype=torch.long, device=graph.device)
     colls = torch.full((W, num_traversals), -1, dtype=torch.long, device=graph.device)
     items[:, 0] = start
-    for t, (walk, c, it) in enumerate(_walk(graph, start, num_traversals=num_traversals,
-                                            termination_prob=termination_prob, restart_prob=restart_prob,
-                                            weighted=_use_weights(graph, weighted), generator=gen,
-                                            with_collections=True)):
+    for t, (walk, c, it) in enumerate(walk_steps(graph, start, num_traversals=num_traversals,
+                                                 termination_prob=termination_prob, restart_prob=restart_prob,
+                                                 weighted=check_weighted(graph, weighted), generator=gen,
+                                                 with_collections=True)):
         items[walk, t + 1] = it
         colls[walk, t] = c  # type: ignore[index]
     return Walks(seeds=seeds, items=items, collections=colls, num_walks=num_walks)
 
 
-def _count(rows: torch.Tensor, items: torch.Tensor, num_rows: int, num_items: int,
-           values: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def count_visits(rows: torch.Tensor, items: torch.Tensor, num_rows: int, num_items: int,
+                 values: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Sum duplicate ``(row, item)`` entries: returns ``(rows, items, totals)`` sorted by row then item.
 
     ``values=None`` counts occurrences. Sorting int32 keys when they fit is about twice as fast.
@@ -475,10 +370,10 @@ def _visits(graph: BipartiteGraph, seeds: torch.Tensor, *, num_walks: int, num_t
     """Every visit of the walks from ``seeds`` as ``(row, item)`` pairs (row = the seed's position), uncounted."""
     num_walks, num_traversals, termination_prob, restart_prob = _walk_args(
         num_walks, num_traversals, termination_prob, restart_prob)
-    gen = _generator(generator, graph.device)
+    gen = make_generator(generator, graph.device)
     start = seeds.repeat_interleave(num_walks)
-    steps = _walk(graph, start, num_traversals=num_traversals, termination_prob=termination_prob,
-                  restart_prob=restart_prob, weighted=_use_weights(graph, weighted), generator=gen)
+    steps = walk_steps(graph, start, num_traversals=num_traversals, termination_prob=termination_prob,
+                       restart_prob=restart_prob, weighted=check_weighted(graph, weighted), generator=gen)
     if steps:
         walk = torch.cat([w for w, _, _ in steps])
         items = torch.cat([it for _, _, it in steps])
@@ -499,12 +394,12 @@ def visit_counts(graph: BipartiteGraph, seeds: Any, *, num_walks: int = 200, num
     ``include_seed=False`` also drops the walks' returns to their own seed (the paper's neighbourhood
     of u does not contain u).
     """
-    seeds = _check_items(graph, seeds)
+    seeds = check_items(graph, seeds)
     rows, items, num_walks = _visits(graph, seeds, num_walks=num_walks, num_traversals=num_traversals,
                                      termination_prob=termination_prob, restart_prob=restart_prob,
                                      include_seed=include_seed, weighted=weighted, generator=generator)
     S = seeds.numel()
-    r, it, c = _count(rows, items, S, graph.num_items)
+    r, it, c = count_visits(rows, items, S, graph.num_items)
     return VisitCounts(seeds=seeds, rows=r, items=it, counts=c, num_items=graph.num_items, num_walks=num_walks)
 
 
@@ -533,8 +428,8 @@ def _top_dense(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor
     return ids, vals, mask
 
 
-def _top_per_row(rows: torch.Tensor, items: torch.Tensor, values: torch.Tensor, num_rows: int, k: int,
-                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def top_per_row(rows: torch.Tensor, items: torch.Tensor, values: torch.Tensor, num_rows: int, k: int,
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The ``k`` largest ``values`` of each row, ties broken by the smaller item id.
 
     Entries must be sorted by (row, item) with positive values. Returns ``(ids [R, k], values [R, k],
@@ -577,8 +472,8 @@ def top_neighbors(visits: VisitCounts, num_neighbors: int) -> Neighborhoods:
     ``α_v = c_v / Σ_{v' in top-T} c_v'`` — normalised over the *kept* neighbours, so each row sums to 1.
     Seeds with fewer than T visited items are padded (id −1, weight 0, mask False).
     """
-    T = _check_positive_int("num_neighbors", num_neighbors)
-    ids, counts, mask = _top_per_row(visits.rows, visits.items, visits.counts, visits.seeds.numel(), T)
+    T = check_positive_int("num_neighbors", num_neighbors)
+    ids, counts, mask = top_per_row(visits.rows, visits.items, visits.counts, visits.seeds.numel(), T)
     w = counts.to(torch.float32)
     w = w / w.sum(1, keepdim=True).clamp_min(1e-12)
     return Neighborhoods(seeds=visits.seeds, ids=ids, weights=w, mask=mask)
@@ -603,8 +498,8 @@ def _importance_top(graph: BipartiteGraph, seeds: torch.Tensor, T: int, walk: di
             a = a % (N - 1) + 1
         b = torch.randint(0, N, (S,), generator=gen, device=graph.device)  # one shift per seed: its own order
         items = torch.remainder(items * a + b.index_select(0, rows), N)
-    rows, mapped, counts = _count(rows, items, S, N)
-    ids, c, mask = _top_per_row(rows, mapped, counts, S, T)
+    rows, mapped, counts = count_visits(rows, items, S, N)
+    ids, c, mask = top_per_row(rows, mapped, counts, S, T)
     if N >= 3:
         ids = torch.where(mask, torch.remainder((ids - b.unsqueeze(1)) * pow(a, -1, N), N), ids)
     w = c.to(torch.float32)
@@ -625,10 +520,10 @@ def importance_neighborhoods(graph: BipartiteGraph, seeds: Any, num_neighbors: i
     large graph at once. Items tied on visits at the top-T cut are ordered at random (see
     :func:`_importance_top`), not by id. Deterministic for a given generator state (and chunk size).
     """
-    T = _check_positive_int("num_neighbors", num_neighbors)
-    chunk_size = _check_positive_int("chunk_size", chunk_size)
-    seeds = _check_items(graph, seeds)
-    gen = _generator(generator, graph.device)
+    T = check_positive_int("num_neighbors", num_neighbors)
+    chunk_size = check_positive_int("chunk_size", chunk_size)
+    seeds = check_items(graph, seeds)
+    gen = make_generator(generator, graph.device)
     walk = dict(num_walks=num_walks, num_traversals=num_traversals, termination_prob=termination_prob,
                 restart_prob=restart_prob, include_seed=keep_seed, weighted=weighted, generator=gen)
     parts = [_importance_top(graph, seeds[lo:lo + chunk_size], T, walk) for lo in range(0, seeds.numel(), chunk_size)]
@@ -650,9 +545,9 @@ def uniform_neighborhoods(graph: BipartiteGraph, seeds: Any, num_neighbors: int 
     chunks of seeds holding at most ``chunk_candidates`` (collection, item) paths each (one seed may
     exceed it alone; its paths are bounded by the edge count).
     """
-    T = _check_positive_int("num_neighbors", num_neighbors)
-    seeds = _check_items(graph, seeds)
-    gen = _generator(generator, graph.device)
+    T = check_positive_int("num_neighbors", num_neighbors)
+    seeds = check_items(graph, seeds)
+    gen = make_generator(generator, graph.device)
     dev, S = graph.device, seeds.numel()
     ids = torch.full((S, T), -1, dtype=torch.long, device=dev)
     weights = torch.zeros((S, T), dtype=torch.float32, device=dev)
@@ -662,7 +557,7 @@ def uniform_neighborhoods(graph: BipartiteGraph, seeds: Any, num_neighbors: int 
     tab = _tables(graph)
     # paths per seed = Σ over its collections of their sizes
     ecount = tab.items.degree.index_select(0, seeds)
-    eidx = _ranges(graph.item_indptr.index_select(0, seeds), graph.item_indptr.index_select(0, seeds + 1))
+    eidx = concat_ranges(graph.item_indptr.index_select(0, seeds), graph.item_indptr.index_select(0, seeds + 1))
     coll = graph.item_indices.index_select(0, eidx)
     crow = torch.repeat_interleave(torch.arange(S, device=dev), ecount)
     paths = torch.zeros(S, dtype=torch.long, device=dev).index_add_(0, crow, tab.colls.degree.index_select(0, coll))
@@ -675,11 +570,11 @@ def uniform_neighborhoods(graph: BipartiteGraph, seeds: Any, num_neighbors: int 
         hi = min(hi, S)
         c = coll[cstarts[lo]:cstarts[hi]]
         r1 = crow[cstarts[lo]:cstarts[hi]] - lo
-        idx = _ranges(graph.coll_indptr.index_select(0, c), graph.coll_indptr.index_select(0, c + 1))
+        idx = concat_ranges(graph.coll_indptr.index_select(0, c), graph.coll_indptr.index_select(0, c + 1))
         rows = torch.repeat_interleave(r1, tab.colls.degree.index_select(0, c))
         items = graph.coll_indices.index_select(0, idx)
         keep = torch.nonzero(items != seeds[lo:hi].index_select(0, rows)).squeeze(1)
-        rows, items, _ = _count(rows.index_select(0, keep), items.index_select(0, keep), hi - lo, graph.num_items)
+        rows, items, _ = count_visits(rows.index_select(0, keep), items.index_select(0, keep), hi - lo, graph.num_items)
         # A random 32-bit priority per distinct candidate; the T smallest per row are a uniform sample
         # without replacement. Sorting the key (row << 32 | priority) orders by row, then priority.
         prio = torch.empty(rows.numel(), dtype=torch.long, device=dev).random_(generator=gen) >> 31
@@ -744,15 +639,15 @@ def personalized_pagerank(graph: BipartiteGraph, queries: Any, *, restart_prob: 
     Batched over all queries with two sparse matmuls per iteration; memory is Q × num_items floats,
     so for large graphs call :func:`ppr_rank`, which chunks the queries.
     """
-    alpha = _check_prob("restart_prob", restart_prob)
+    alpha = check_prob("restart_prob", restart_prob)
     if alpha == 0.0:
         raise ValueError("restart_prob must be > 0 for personalized PageRank to converge")
     if num_iterations is not None:
-        num_iterations = _check_positive_int("num_iterations", num_iterations)
+        num_iterations = check_positive_int("num_iterations", num_iterations)
     if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0.0 < float(tol) < 1.0:
         raise ValueError(f"tol must be a number in (0, 1), got {tol!r}")
-    queries = _check_items(graph, queries, "queries")
-    P = _transitions(graph, _use_weights(graph, weighted))
+    queries = check_items(graph, queries, "queries")
+    P = _transitions(graph, check_weighted(graph, weighted))
     Q = queries.numel()
     e = torch.zeros(graph.num_items, Q, dtype=torch.float32, device=graph.device)
     e[queries, torch.arange(Q, device=graph.device)] = alpha
@@ -785,10 +680,10 @@ def monte_carlo_ppr(graph: BipartiteGraph, queries: Any, *, restart_prob: float 
     ``π̂_v = α[v = q] + α(1−α) · visits_v / num_walks`` estimates π_v (the seed's own returns are
     counted). ``max_traversals`` truncates exactly like ``num_iterations`` of the exact version.
     """
-    alpha = _check_prob("restart_prob", restart_prob)
-    queries = _check_items(graph, queries, "queries")
+    alpha = check_prob("restart_prob", restart_prob)
+    queries = check_items(graph, queries, "queries")
     rows, items, values = _monte_carlo_entries(graph, queries, alpha, num_walks, max_traversals, weighted,
-                                               _generator(generator, graph.device), with_query=True)
+                                               make_generator(generator, graph.device), with_query=True)
     out = torch.zeros(queries.numel(), graph.num_items, dtype=torch.float32, device=graph.device)
     out[rows, items] = values
     return out
@@ -801,7 +696,7 @@ def _monte_carlo_entries(graph: BipartiteGraph, queries: torch.Tensor, alpha: fl
     (row, item) — no dense [Q, num_items] matrix, so ranking a million-item graph stays cheap."""
     if alpha == 0.0:
         raise ValueError("restart_prob must be > 0 for personalized PageRank to converge")
-    num_walks, max_traversals = _check_positive_int("num_walks", num_walks), _check_positive_int(
+    num_walks, max_traversals = check_positive_int("num_walks", num_walks), check_positive_int(
         "max_traversals", max_traversals)
     v = visit_counts(graph, queries, num_walks=num_walks, num_traversals=max_traversals, termination_prob=alpha,
                      include_seed=with_query, weighted=weighted, generator=generator)
@@ -809,9 +704,9 @@ def _monte_carlo_entries(graph: BipartiteGraph, queries: torch.Tensor, alpha: fl
     scores = v.counts.to(torch.float32) * (alpha * (1.0 - alpha) / num_walks)
     if with_query:  # the walk's start: α at the query itself
         Q = queries.numel()
-        rows, items, scores = _count(torch.cat([rows, torch.arange(Q, device=rows.device)]),
-                                     torch.cat([items, queries]), Q, graph.num_items,
-                                     torch.cat([scores, torch.full((Q,), alpha, device=scores.device)]))
+        rows, items, scores = count_visits(torch.cat([rows, torch.arange(Q, device=rows.device)]),
+                                           torch.cat([items, queries]), Q, graph.num_items,
+                                           torch.cat([scores, torch.full((Q,), alpha, device=scores.device)]))
     return rows, items, scores
 
 
@@ -830,14 +725,14 @@ def ppr_rank(graph: BipartiteGraph, queries: Any, k: int | None = None, *, metho
     """
     if method not in ("exact", "monte_carlo"):
         raise ValueError(f"method must be 'exact' or 'monte_carlo', got {method!r}")
-    if _check_prob("restart_prob", restart_prob) == 0.0:
+    if check_prob("restart_prob", restart_prob) == 0.0:
         raise ValueError("restart_prob must be > 0 for personalized PageRank to converge")
-    queries = _check_items(graph, queries, "queries")
-    k = min(graph.num_items, 5000) if k is None else _check_positive_int("k", k)
+    queries = check_items(graph, queries, "queries")
+    k = min(graph.num_items, 5000) if k is None else check_positive_int("k", k)
     if chunk_size is None:
         chunk_size = max(1, min(1024, (1 << 23) // max(graph.num_items, 1)))
-    chunk_size = _check_positive_int("chunk_size", chunk_size)
-    gen = _generator(generator, graph.device) if method == "monte_carlo" else None
+    chunk_size = check_positive_int("chunk_size", chunk_size)
+    gen = make_generator(generator, graph.device) if method == "monte_carlo" else None
     Q, dev = queries.numel(), graph.device
     ids = torch.full((Q, k), -1, dtype=torch.long, device=dev)
     scores = torch.zeros((Q, k), dtype=torch.float32, device=dev)
@@ -853,161 +748,24 @@ def ppr_rank(graph: BipartiteGraph, queries: Any, k: int | None = None, *, metho
         else:
             rows, items, values = _monte_carlo_entries(graph, q, restart_prob, num_walks, max_traversals, weighted,
                                                        gen, with_query=not exclude_query)
-            i_, s_, m_ = _top_per_row(rows, items, values, q.numel(), k)
+            i_, s_, m_ = top_per_row(rows, items, values, q.numel(), k)
         ids[lo:lo + chunk_size], scores[lo:lo + chunk_size], mask[lo:lo + chunk_size] = i_, s_, m_
     return PPRRanking(queries=queries, ids=ids, scores=scores, mask=mask)
 
 
-# ====================================================================== the Pixie baseline
-def _pixie(graph: BipartiteGraph, set_index: torch.Tensor, items: torch.Tensor, weights: torch.Tensor,
-           num_sets: int, k: int, *, num_steps: int, termination_prob: float, max_traversals: int,
-           stop_items: int | None, stop_visits: int, boost: bool, exclude_queries: bool, num_rounds: int,
-           weighted: bool, generator: torch.Generator) -> PixieResult:
-    """Shared core of :func:`pixie_recommend` and :func:`pixie_recommend_batch` (see there)."""
-    dev, N = graph.device, graph.num_items
-    Tq = items.numel()  # query pins over all sets
-    # Step budget per query pin (Pixie): N_q ∝ w_q · s_q with s_q = d_q (C − log d_q), which grows with
-    # the pin's degree but sublinearly. Descriptions of Pixie differ on C; ours is 1 + log(max item
-    # degree), the smallest value that keeps every s_q > 0.
-    deg = _tables(graph).items.degree.index_select(0, items).to(torch.float64)
-    C = 1.0 + math.log(max(int(graph.item_degrees.max()) if N else 1, 1))
-    s = deg * (C - torch.log(deg.clamp_min(1.0)))
-    share = weights.double() * s
-    set_total = torch.zeros(num_sets, dtype=torch.float64, device=dev).index_add_(0, set_index, share)
-    budget = torch.where(set_total.index_select(0, set_index) > 0,
-                         num_steps * share / set_total.index_select(0, set_index).clamp_min(1e-300),
-                         torch.zeros((), dtype=torch.float64, device=dev))
-    # Expected traversals per walk: geometric with stop probability p, capped at K traversals.
-    p, K = termination_prob, max_traversals
-    walk_len = (1.0 - (1.0 - p) ** K) / p if p > 0 else float(K)
-    used = torch.zeros(Tq, dtype=torch.long, device=dev)
-    active = (budget > 0) & (deg > 0)  # False once a query pin stops early (or can never walk)
-    early = torch.zeros(Tq, dtype=torch.bool, device=dev)
-    acc_rows = torch.zeros(0, dtype=torch.long, device=dev)
-    acc_items = torch.zeros(0, dtype=torch.long, device=dev)
-    acc_counts = torch.zeros(0, dtype=torch.long, device=dev)
-    for rnd in range(num_rounds):
-        left = budget - used.double()
-        act = torch.nonzero(active & (left > 0)).squeeze(1)
-        if act.numel() == 0:
-            break
-        # spread what is left of each budget over the remaining rounds
-        nw = torch.ceil(left.index_select(0, act) / walk_len / (num_rounds - rnd)).to(torch.long)
-        walk_q = torch.repeat_interleave(act, nw)
-        steps = _walk(graph, items.index_select(0, walk_q), num_traversals=max_traversals,
-                      termination_prob=termination_prob, restart_prob=0.0, weighted=weighted, generator=generator)
-        if not steps:
-            break
-        w = torch.cat([x for x, _, _ in steps])
-        reached = torch.cat([x for _, _, x in steps])
-        q_of = walk_q.index_select(0, w)
-        used += torch.bincount(q_of, minlength=Tq)
-        rows = torch.cat([acc_rows, q_of])
-        its = torch.cat([acc_items, reached])
-        vals = torch.cat([acc_counts, torch.ones(q_of.numel(), dtype=torch.long, device=dev)])
-        acc_rows, acc_items, acc_counts = _count(rows, its, Tq, N, vals)
-        if stop_items is not None:
-            # Early stopping: a query pin stops once stop_items items have ≥ stop_visits visits.
-            hot = torch.bincount(acc_rows[acc_counts >= stop_visits], minlength=Tq)
-            newly = (hot >= stop_items) & active & (used.double() < budget)  # a spent budget is not "early"
-            early |= newly
-            active &= ~newly
-    # Multi-hit boosting: an item reached from several query pins scores (Σ_q √V_q)², which favours
-    # items related to many of the pins over items very close to just one.
-    set_rows = set_index.index_select(0, acc_rows)
-    contrib = acc_counts.to(torch.float64).sqrt() if boost else acc_counts.to(torch.float64)
-    r, it, score = _count(set_rows, acc_items, num_sets, N, contrib)
-    _, _, visits = _count(set_rows, acc_items, num_sets, N, acc_counts)
-    if boost:
-        score = score.square()
-    if exclude_queries:
-        qkey = set_index * N + items
-        drop = torch.isin(r * N + it, qkey)
-        keep = torch.nonzero(~drop).squeeze(1)
-        r, it, score, visits = (t.index_select(0, keep) for t in (r, it, score, visits))
-    ids, top_scores, mask = _top_per_row(r, it, score.to(torch.float32), num_sets, k)
-    # visits of the chosen items: look them up by (set, item) key
-    keys = r * N + it
-    want = torch.arange(num_sets, device=dev).unsqueeze(1) * N + ids.clamp_min(0)
-    pos = torch.searchsorted(keys, want).clamp_max(max(keys.numel() - 1, 0))
-    vis = torch.where(mask, visits[pos] if keys.numel() else torch.zeros_like(ids), 0)
-    set_steps = torch.zeros(num_sets, dtype=torch.long, device=dev).index_add_(0, set_index, used)
-    set_early = torch.zeros(num_sets, dtype=torch.long, device=dev).index_add_(0, set_index, early.long()) > 0
-    return PixieResult(ids=ids, scores=top_scores, visits=vis, mask=mask, steps=set_steps, stopped_early=set_early)
+# ====================================================================== names that moved
+# Private names other modules used to import from here (now public in utils), and the Pixie
+# baseline (now in baselines, above this module). ``from pinsage_edu.walks import pixie_recommend``
+# keeps working for notebooks written before the move: looked up on first use (PEP 562), so walks
+# never imports a module above it when the package loads.
+_TensorFields = TensorFields
+_check_positive_int = check_positive_int
+_generator = make_generator
+_MOVED_TO_BASELINES = ("PixieResult", "pixie_recommend", "pixie_recommend_batch")
 
 
-def _pixie_args(k: Any, num_steps: Any, termination_prob: Any, max_traversals: Any, stop_items: Any,
-                stop_visits: Any, num_rounds: Any) -> tuple:
-    return (_check_positive_int("k", k), _check_positive_int("num_steps", num_steps),
-            _check_prob("termination_prob", termination_prob), _check_positive_int("max_traversals", max_traversals),
-            None if stop_items is None else _check_positive_int("stop_items", stop_items),
-            _check_positive_int("stop_visits", stop_visits), _check_positive_int("num_rounds", num_rounds))
-
-
-def pixie_recommend(graph: BipartiteGraph, query: Any, k: int = 10, *, query_weights: Sequence[float] | None = None,
-                    num_steps: int = 20_000, termination_prob: float = 0.5, max_traversals: int = 20,
-                    stop_items: int | None = 2000, stop_visits: int = 4, boost: bool = True,
-                    exclude_queries: bool = True, num_rounds: int = 8, weighted: bool = False,
-                    generator: torch.Generator | int | None = None) -> PixieResult:
-    """Pixie (Eksombatchai et al., 2018): recommend the items most visited by walks from the query.
-
-    ``query`` is one item id or a set of ids (a user's recent items), optionally weighted by
-    ``query_weights``. Each query item gets a share of the ``num_steps`` traversal budget in
-    proportion to w_q · d_q (C − log d_q). Walks have geometric length (stop with
-    ``termination_prob`` after each traversal, capped at ``max_traversals``) and run in
-    ``num_rounds`` rounds; a query item stops early once ``stop_items`` items have at least
-    ``stop_visits`` visits (Pixie's n_p = 2000, n_v = 4; ``None`` disables). With several query items,
-    ``boost`` scores an item by (Σ_q √V_q)². Returns a :class:`PixieResult` with one row.
-    """
-    k, num_steps, termination_prob, max_traversals, stop_items, stop_visits, num_rounds = _pixie_args(
-        k, num_steps, termination_prob, max_traversals, stop_items, stop_visits, num_rounds)
-    items = _check_items(graph, query, "query")
-    if items.numel() == 0:
-        raise ValueError("query must hold at least one item id")
-    if query_weights is None:
-        w = torch.ones(items.numel(), dtype=torch.float64, device=graph.device)
-    else:
-        w = torch.as_tensor(np.asarray(query_weights, dtype=np.float64), device=graph.device)
-        if w.shape != items.shape:
-            raise ValueError(f"query_weights must have one weight per query item ({items.numel()}), "
-                             f"got shape {tuple(w.shape)}")
-        if not bool(torch.isfinite(w).all()) or bool((w < 0).any()) or float(w.sum()) <= 0:
-            raise ValueError("query_weights must be finite, non-negative and not all zero")
-    uniq, inv = torch.unique(items, return_inverse=True)  # a repeated query item adds its weights
-    w = torch.zeros(uniq.numel(), dtype=torch.float64, device=graph.device).index_add_(0, inv, w)
-    return _pixie(graph, torch.zeros(uniq.numel(), dtype=torch.long, device=graph.device), uniq, w, 1, k,
-                  num_steps=num_steps, termination_prob=termination_prob, max_traversals=max_traversals,
-                  stop_items=stop_items, stop_visits=stop_visits, boost=boost, exclude_queries=exclude_queries,
-                  num_rounds=num_rounds, weighted=_use_weights(graph, weighted),
-                  generator=_generator(generator, graph.device))
-
-
-def pixie_recommend_batch(graph: BipartiteGraph, queries: Any, k: int = 10, *, num_steps: int = 20_000,
-                          termination_prob: float = 0.5, max_traversals: int = 20, stop_items: int | None = 2000,
-                          stop_visits: int = 4, exclude_queries: bool = True, num_rounds: int = 8,
-                          weighted: bool = False, chunk_size: int = 512,
-                          generator: torch.Generator | int | None = None) -> PixieResult:
-    """Pixie for many single-item queries at once (row ``b`` answers ``queries[b]``), all walks vectorised.
-
-    The evaluation's graph-only baseline. Same parameters as :func:`pixie_recommend`; queries are
-    walked ``chunk_size`` at a time (memory grows with chunk_size × num_steps).
-    """
-    k, num_steps, termination_prob, max_traversals, stop_items, stop_visits, num_rounds = _pixie_args(
-        k, num_steps, termination_prob, max_traversals, stop_items, stop_visits, num_rounds)
-    chunk_size = _check_positive_int("chunk_size", chunk_size)
-    items = _check_items(graph, queries, "queries")
-    use_w, gen, dev = _use_weights(graph, weighted), _generator(generator, graph.device), graph.device
-    parts = []
-    for lo in range(0, items.numel(), chunk_size):
-        q = items[lo:lo + chunk_size]
-        B = q.numel()
-        parts.append(_pixie(graph, torch.arange(B, device=dev), q, torch.ones(B, dtype=torch.float64, device=dev), B,
-                            k, num_steps=num_steps, termination_prob=termination_prob, max_traversals=max_traversals,
-                            stop_items=stop_items, stop_visits=stop_visits, boost=False,
-                            exclude_queries=exclude_queries, num_rounds=num_rounds, weighted=use_w, generator=gen))
-    if not parts:
-        return _pixie(graph, items, items, torch.zeros(0, dtype=torch.float64, device=dev), 0, k,
-                      num_steps=num_steps, termination_prob=termination_prob, max_traversals=max_traversals,
-                      stop_items=stop_items, stop_visits=stop_visits, boost=False, exclude_queries=exclude_queries,
-                      num_rounds=num_rounds, weighted=use_w, generator=gen)
-    return PixieResult(**{f.name: torch.cat([getattr(p, f.name) for p in parts]) for f in fields(PixieResult)})
+def __getattr__(name: str) -> Any:
+    if name in _MOVED_TO_BASELINES:
+        from . import baselines
+        return getattr(baselines, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

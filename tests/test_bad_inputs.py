@@ -23,10 +23,11 @@ import torch
 
 from pinsage_edu import cli
 from pinsage_edu.checkpoint import CheckpointError, load_checkpoint, save_checkpoint, write_json_atomic
-from pinsage_edu.data import (MAX_LINE_CHARS, DataError, detect_format, load_dataset, load_goodbooks,
-                              load_interactions_csv, load_movielens, resolve_dataset, split_interactions)
+from pinsage_edu.data import DataError, split_interactions
 from pinsage_edu.graph import BipartiteGraph
 from pinsage_edu.inference import ItemEmbeddings, save_embeddings
+from pinsage_edu.loaders import (MAX_LINE_CHARS, detect_format, load_dataset, load_goodbooks, load_interactions_csv,
+                                 load_movielens, resolve_dataset)
 from pinsage_edu.minibatch import NeighborhoodTable
 from pinsage_edu.model import PinSage, PinSageConfig
 from pinsage_edu.train import RunDirError, TrainConfig, Trainer, read_run_file

@@ -11,8 +11,9 @@ import sys
 import pytest
 import torch
 
-from pinsage_edu.data import load_goodbooks, load_movielens, synthetic_pins_boards
+from pinsage_edu.data import synthetic_pins_boards
 from pinsage_edu.features import hashed_bag_of_words, item_features, standardise, tokenize
+from pinsage_edu.loaders import load_goodbooks, load_movielens
 
 
 def assert_standardised(x: torch.Tensor) -> None:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from pinsage_edu.data import DataError, load_dataset, load_goodbooks, load_interactions_csv, load_movielens
+from pinsage_edu.data import DataError
+from pinsage_edu.loaders import load_dataset, load_goodbooks, load_interactions_csv, load_movielens
 
 ENCODING = {"u.item": "latin-1", "movies.dat": "latin-1"}
 

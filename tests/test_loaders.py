@@ -15,16 +15,14 @@ import numpy as np
 import pytest
 import torch
 
-from pinsage_edu.data import (
-    DataError,
-    Dataset,
+from pinsage_edu.data import DataError, Dataset, synthetic_pins_boards
+from pinsage_edu.loaders import (
     dataset_path,
     detect_format,
     load_dataset,
     load_goodbooks,
     load_interactions_csv,
     load_movielens,
-    synthetic_pins_boards,
 )
 
 from _helpers import edges_of

@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from pinsage_edu.cli import _sample_pairs
-from pinsage_edu.data import load_dataset
 from pinsage_edu.evaluate import (ABLATIONS, PAPER_MAX_HARD, EmbeddingRecommender, Experiment, Variant, compare,
                                   hold_out_items, train_variant)
 from pinsage_edu.features import item_features, tfidf_projection
 from pinsage_edu.inference import embed_all
+from pinsage_edu.loaders import load_dataset
 from pinsage_edu.minibatch import NeighborhoodTable, sample_blocks
 from pinsage_edu.model import PinSage, PinSageConfig
 from pinsage_edu.train import TrainConfig, Trainer

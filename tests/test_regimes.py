@@ -8,8 +8,9 @@ import re
 import pytest
 import torch
 
-from pinsage_edu.data import SYNTHETIC_PRESETS, load_dataset, synthetic_pins_boards, synthetic_preset
+from pinsage_edu.data import SYNTHETIC_PRESETS, synthetic_pins_boards, synthetic_preset
 from pinsage_edu.evaluate import Metrics
+from pinsage_edu.loaders import load_dataset
 from pinsage_edu.regimes import (PAPER_ORDER, PINTEREST_LIKE_TRAIN, GAINS, RegimeMap, SeedRun, SeedTable,
                                  paired_stderr, pinterest_like_config, regime_map, two_hop_coverage)
 

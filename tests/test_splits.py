@@ -128,7 +128,7 @@ def test_split_of_nothing_is_an_error():
 
 
 def test_dataset_split_is_split_interactions(fixtures_dir):
-    from pinsage_edu.data import load_movielens
+    from pinsage_edu.loaders import load_movielens
 
     ds = load_movielens(fixtures_dir / "ml_csv")
     a = ds.split(val_fraction=0.3, test_fraction=0.3, seed=2)

@@ -1,4 +1,4 @@
-"""§3.2 importance-based neighbourhoods: random walks, top-T cut, uniform sampling, PPR and Pixie.
+"""§3.2 importance-based neighbourhoods: random walks, top-T cut, uniform sampling, PPR; and the Pixie baseline.
 
 Small graphs whose answers can be worked out by hand, and statistical checks with fixed seeds.
 """
@@ -12,7 +12,9 @@ import pytest
 import torch
 
 from pinsage_edu import BipartiteGraph
+from pinsage_edu import baselines as B
 from pinsage_edu import walks as W
+from pinsage_edu.utils import device_key
 
 
 def graph(edges, num_items=None, num_collections=None, weights=None) -> BipartiteGraph:
@@ -356,7 +358,7 @@ def pixie_toy() -> BipartiteGraph:
 
 
 def test_pixie_returns_the_obvious_answer(pixie_toy):
-    r = W.pixie_recommend(pixie_toy, 0, k=3, num_steps=5000, generator=0)
+    r = B.pixie_recommend(pixie_toy, 0, k=3, num_steps=5000, generator=0)
     assert r.ids[0, 0].item() == 1 and r.ids[0, 1].item() == 2
     assert 0 not in r.ids[0].tolist() and 4 not in r.ids[0].tolist() and 5 not in r.ids[0].tolist()
     assert torch.equal(r.scores[0], r.visits[0].float())  # one query item: the score is the visit count
@@ -370,57 +372,57 @@ def test_pixie_multi_hit_boosting_prefers_items_near_every_query():
     e = [(0, c) for c in range(6)] + [(2, c) for c in range(6)] + [(0, 6), (3, 6), (1, 7), (3, 7), (1, 8), (3, 8)]
     g = graph(e)
     for seed in range(3):
-        plain = W.pixie_recommend(g, [0, 1], k=2, num_steps=20_000, boost=False, generator=seed)
-        boosted = W.pixie_recommend(g, [0, 1], k=2, num_steps=20_000, boost=True, generator=seed)
+        plain = B.pixie_recommend(g, [0, 1], k=2, num_steps=20_000, boost=False, generator=seed)
+        boosted = B.pixie_recommend(g, [0, 1], k=2, num_steps=20_000, boost=True, generator=seed)
         assert plain.ids.tolist() == [[2, 3]] and boosted.ids.tolist() == [[3, 2]]
         assert torch.equal(plain.visits, plain.scores.long())  # without boosting, scores are visits
         assert bool((boosted.scores >= boosted.visits.float()).all())  # (Σ√V)² ≥ ΣV
 
 
 def test_pixie_query_weights_shift_the_budget(pixie_toy):
-    only_4 = W.pixie_recommend(pixie_toy, [0, 4], k=1, query_weights=[0.0, 1.0], num_steps=2000, generator=0)
+    only_4 = B.pixie_recommend(pixie_toy, [0, 4], k=1, query_weights=[0.0, 1.0], num_steps=2000, generator=0)
     assert only_4.ids.tolist() == [[5]]
     with pytest.raises(ValueError, match="query_weights"):
-        W.pixie_recommend(pixie_toy, [0, 4], query_weights=[1.0])
+        B.pixie_recommend(pixie_toy, [0, 4], query_weights=[1.0])
     with pytest.raises(ValueError, match="query_weights"):
-        W.pixie_recommend(pixie_toy, [0, 4], query_weights=[-1.0, 2.0])
+        B.pixie_recommend(pixie_toy, [0, 4], query_weights=[-1.0, 2.0])
 
 
 def test_pixie_stops_early_once_enough_items_are_visited(pixie_toy):
-    r = W.pixie_recommend(pixie_toy, 0, k=2, num_steps=50_000, stop_items=2, stop_visits=4, num_rounds=10,
+    r = B.pixie_recommend(pixie_toy, 0, k=2, num_steps=50_000, stop_items=2, stop_visits=4, num_rounds=10,
                           generator=0)
     assert bool(r.stopped_early[0]) and int(r.steps[0]) < 50_000 / 2
-    full = W.pixie_recommend(pixie_toy, 0, k=2, num_steps=50_000, stop_items=None, generator=0)
+    full = B.pixie_recommend(pixie_toy, 0, k=2, num_steps=50_000, stop_items=None, generator=0)
     assert not bool(full.stopped_early[0]) and r.ids.tolist() == full.ids.tolist()
 
 
 @pytest.mark.parametrize("kwargs", [dict(max_traversals=1), dict(max_traversals=2), dict(termination_prob=0.01),
                                     dict(termination_prob=0.0, max_traversals=5), dict(num_rounds=1)])
 def test_pixie_spends_its_step_budget(pixie_toy, kwargs):
-    r = W.pixie_recommend(pixie_toy, 0, k=2, num_steps=8000, stop_items=None, generator=0, **kwargs)
+    r = B.pixie_recommend(pixie_toy, 0, k=2, num_steps=8000, stop_items=None, generator=0, **kwargs)
     assert 7000 <= int(r.steps[0]) <= 9000 and r.ids[0, 0].item() == 1
 
 
 def test_pixie_does_not_call_a_spent_budget_early_stopping(pixie_toy):
-    r = W.pixie_recommend(pixie_toy, 0, k=2, num_steps=64, num_rounds=1, stop_items=1, stop_visits=1, generator=0)
+    r = B.pixie_recommend(pixie_toy, 0, k=2, num_steps=64, num_rounds=1, stop_items=1, stop_visits=1, generator=0)
     assert not bool(r.stopped_early[0]) and int(r.steps[0]) >= 50
 
 
 def test_pixie_merges_a_repeated_query_item(pixie_toy):
-    once = W.pixie_recommend(pixie_toy, [0, 4], k=3, query_weights=[2.0, 1.0], generator=0)
-    twice = W.pixie_recommend(pixie_toy, [0, 0, 4], k=3, query_weights=[1.0, 1.0, 1.0], generator=0)
+    once = B.pixie_recommend(pixie_toy, [0, 4], k=3, query_weights=[2.0, 1.0], generator=0)
+    twice = B.pixie_recommend(pixie_toy, [0, 0, 4], k=3, query_weights=[1.0, 1.0, 1.0], generator=0)
     assert torch.equal(once.ids, twice.ids) and torch.equal(once.steps, twice.steps)
 
 
 def test_pixie_batch_answers_each_query_on_its_own(pixie_toy):
-    b = W.pixie_recommend_batch(pixie_toy, [0, 4, 6], k=2, num_steps=4000, generator=0)
+    b = B.pixie_recommend_batch(pixie_toy, [0, 4, 6], k=2, num_steps=4000, generator=0)
     assert b.ids[0, 0].item() == 1 and b.ids[1].tolist() == [5, -1] and b.ids[2, 0].item() == 3
     assert b.mask.tolist() == [[True, True], [True, False], [True, True]]
-    single = W.pixie_recommend(pixie_toy, 4, k=2, num_steps=4000, generator=0)
+    single = B.pixie_recommend(pixie_toy, 4, k=2, num_steps=4000, generator=0)
     assert single.ids.tolist() == [[5, -1]]
-    chunked = W.pixie_recommend_batch(pixie_toy, [0, 4, 6], k=2, num_steps=4000, chunk_size=1, generator=0)
+    chunked = B.pixie_recommend_batch(pixie_toy, [0, 4, 6], k=2, num_steps=4000, chunk_size=1, generator=0)
     assert chunked.ids[:, 0].tolist() == b.ids[:, 0].tolist() and chunked.steps.shape == (3,)
-    assert W.pixie_recommend_batch(pixie_toy, [], k=2).ids.shape == (0, 2)
+    assert B.pixie_recommend_batch(pixie_toy, [], k=2).ids.shape == (0, 2)
 
 
 # ---------------------------------------------------------------------------- bad input
@@ -480,7 +482,7 @@ def test_bad_ppr_and_pixie_arguments(shared):
     with pytest.raises(ValueError, match="too large"):
         W.importance_neighborhoods(shared, np.array([2**63 + 5], dtype=np.uint64), 2)
     with pytest.raises(ValueError, match="chunk_size"):
-        W.pixie_recommend_batch(shared, [0], chunk_size=0)
+        B.pixie_recommend_batch(shared, [0], chunk_size=0)
     with pytest.raises(ValueError, match="restart_prob must be > 0"):
         W.personalized_pagerank(shared, [0], restart_prob=0.0)
     with pytest.raises(ValueError, match="method"):
@@ -490,11 +492,11 @@ def test_bad_ppr_and_pixie_arguments(shared):
     with pytest.raises(ValueError, match="k must be"):
         W.ppr_rank(shared, [0], k=0)
     with pytest.raises(ValueError, match="query must hold"):
-        W.pixie_recommend(shared, [])
+        B.pixie_recommend(shared, [])
     with pytest.raises(ValueError, match="num_steps"):
-        W.pixie_recommend(shared, 0, num_steps=0)
+        B.pixie_recommend(shared, 0, num_steps=0)
     with pytest.raises(ValueError, match="termination_prob"):
-        W.pixie_recommend_batch(shared, [0], termination_prob=3)
+        B.pixie_recommend_batch(shared, [0], termination_prob=3)
 
 
 def test_a_passed_generator_is_used_and_advanced(shared):
@@ -503,7 +505,7 @@ def test_a_passed_generator_is_used_and_advanced(shared):
     b = W.random_walks(shared, [0] * 50, num_walks=1, generator=gen)  # the state moved on
     c = W.random_walks(shared, [0] * 50, num_walks=1, generator=torch.Generator().manual_seed(0))
     assert torch.equal(a.items, c.items) and not torch.equal(a.items, b.items)
-    assert W._device_key(torch.device("cpu")) == W._device_key(gen.device)
+    assert device_key(torch.device("cpu")) == device_key(gen.device)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -536,7 +538,7 @@ def test_cuda_walks_have_the_same_statistics_as_cpu(shared, ml_small_split):
                                 generator=torch.Generator(device="cuda").manual_seed(0))
     counts = torch.bincount(u.ids[:, 0].cpu(), minlength=4).float()
     assert float(((counts[1:] - 10_000) ** 2 / 10_000).sum()) < 13.82
-    p = W.pixie_recommend_batch(cuda, [0], 2, generator=torch.Generator(device="cuda").manual_seed(0))
+    p = B.pixie_recommend_batch(cuda, [0], 2, generator=torch.Generator(device="cuda").manual_seed(0))
     assert p.ids[0, 0].item() == 1
     assert math.isfinite(float(p.scores.sum()))
 
