@@ -1,11 +1,23 @@
 """Shared fixtures: the hand-written data files under tests/fixtures and the two shipped datasets.
 
-The shipped datasets are loaded at most once per test session (ml-latest-small ~0.5 s, goodbooks ~3.5 s).
+The shipped datasets are loaded at most once per test session (ml-latest-small ~0.5 s, goodbooks ~3.5 s;
+under pytest-xdist, once per worker).
+
+Under pytest-xdist (``pytest -n 2``) each worker computes with its share of the cores: CPUs // workers
+torch threads (1 for two workers on two cores) unless ``OMP_NUM_THREADS`` says otherwise, so workers don't
+fight over the cores. Tests marked ``slow`` (10 s or more) are skipped by ``-m "not slow"``.
 """
 
 from __future__ import annotations
 
-import matplotlib
+import os
+
+if os.environ.get("PYTEST_XDIST_WORKER"):  # before torch is imported: its thread pool reads this once
+    _cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    os.environ.setdefault("OMP_NUM_THREADS",
+                          str(max(1, _cpus // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))))
+
+import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")  # plotting tests must never need a display
 
@@ -13,8 +25,12 @@ import shutil  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
+import torch  # noqa: E402
 
-from pinsage_edu.data import load_dataset  # noqa: E402
+from pinsage_edu.loaders import load_dataset  # noqa: E402
+
+if os.environ.get("PYTEST_XDIST_WORKER"):  # in case torch was imported before this file (a plugin, notebooks/)
+    torch.set_num_threads(max(1, int(os.environ["OMP_NUM_THREADS"].split(",")[0] or 1)))
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 

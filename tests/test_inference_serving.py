@@ -398,6 +398,7 @@ def test_variant_overrides_must_be_known(tiny_exp):
 
 
 # ----------------------------------------------------------------------------------- the main job and commands
+@pytest.mark.slow
 def test_main_job_end_to_end_then_recommend_and_evaluate(tmp_path):
     out = tmp_path / "main"
     r = _run([sys.executable, "-m", "pinsage_edu", "--epochs", "1", "--steps-per-epoch", "4", "--eval-pairs", "300",
@@ -434,6 +435,7 @@ def test_main_job_end_to_end_then_recommend_and_evaluate(tmp_path):
     assert bad.returncode == 1 and "no item title contains 'zzz no such film'" in bad.stderr
 
 
+@pytest.mark.slow
 def test_embed_command_single_and_two_torchrun_ranks_agree(tmp_path):
     run = tmp_path / "run"
     tr = _run([sys.executable, "-m", "pinsage_edu", "train", "--epochs", "1", "--steps-per-epoch", "2",

@@ -341,6 +341,7 @@ def _params(out: Path) -> dict[str, torch.Tensor]:
     return load_checkpoint(out / "last.pt")["model"]
 
 
+@pytest.mark.slow
 def test_kill_and_resume_from_the_command_line_equals_an_uninterrupted_run(tmp_path):
     whole = _run([sys.executable, "-m", "pinsage_edu", *CLI, "--out", str(tmp_path / "whole")])
     assert whole.returncode == 0, whole.stderr
@@ -400,7 +401,7 @@ DDP = ["--dataset", "ml-latest-small", "train", "--epochs", "1", "--steps-per-ep
 def test_torchrun_two_gloo_ranks_stay_in_sync_and_match_one_process(tmp_path):
     ddp = _run([*TORCHRUN, "-m", "pinsage_edu", *DDP, "--out", str(tmp_path / "ddp")], env={"OMP_NUM_THREADS": "1"})
     assert ddp.returncode == 0, ddp.stderr[-3000:]
-    assert ddp.stdout.count("val hit@K") == 1  # rank 0 alone prints
+    assert ddp.stdout.count("epoch  hard/q") == 1  # rank 0 alone prints the epoch table
     end = json.loads((tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()[-1])
     assert end["type"] == "end" and end["world_size"] == 2
     assert len(end["param_checksums"]) == 2 and end["ranks_in_sync"]
@@ -415,6 +416,7 @@ def test_torchrun_two_gloo_ranks_stay_in_sync_and_match_one_process(tmp_path):
     assert bad.returncode != 0 and "below the number of ranks" in bad.stderr
 
 
+@pytest.mark.slow
 def test_resume_needs_the_same_world_size(tmp_path):
     out = tmp_path / "one"
     assert _run([sys.executable, "-m", "pinsage_edu", *DDP, "--out", str(out)]).returncode == 0
@@ -481,6 +483,7 @@ def test_cuda_training_matches_the_cpu_in_both_sampling_modes(ml):
     assert all(math.isfinite(v) for v in h.step_loss)  # bf16 autocast on
 
 
+@pytest.mark.slow
 def test_a_ddp_run_resumed_equals_an_uninterrupted_one(tmp_path):
     """Two gloo ranks with hard negatives and dropout (each rank its own masks): stopping after epoch 1
     and resuming restores every rank's generators, so epoch 2 is the uninterrupted run's."""

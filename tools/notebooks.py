@@ -1,14 +1,23 @@
 #!/usr/bin/env python3
 """Notebook sources, built notebooks and student copies.
 
-The notebooks' source of truth is ``notebooks/src/NN_name.py`` in the "percent" format (``# %%``
+The notebooks' source of truth is ``notebooks/src/NN_name.py`` in jupytext's "percent" format (``# %%``
 starts a code cell, ``# %% [markdown]`` a markdown cell whose lines start with ``# ``; a cell may carry
 ``tags=["parameters"]``). Plain text diffs and reviews well; the ``.ipynb`` beside it is built from it
 and executed, so students see the classroom figures on GitHub.
 
-    python tools/notebooks.py build [NAMES...]    # .py -> .ipynb, then execute in place (classroom size)
-    python tools/notebooks.py check               # every .ipynb's cells equal its source (tests call this)
-    python tools/notebooks.py student [OUTDIR]    # copies with solutions removed and outputs cleared
+The two are a jupytext pair (``notebooks/jupytext.toml``: ``formats = "ipynb,src//py:percent"``): in
+JupyterLab (jupytext is installed with the notebook extras) opening either side shows the notebook,
+and saving writes both, so an edit made in the notebook lands in its source. Outside JupyterLab,
+``jupytext --sync notebooks/NN_name.ipynb`` copies the newer side's cells into the other.
+
+    python tools/notebooks.py build [--force] [NAMES...]  # source -> .ipynb, executed in place (classroom size)
+    python tools/notebooks.py check                       # every .ipynb's cells equal its source (tests call this)
+    python tools/notebooks.py student [OUTDIR]            # copies with solutions removed and outputs cleared
+
+``build`` refuses to overwrite a notebook that is newer than its source and whose cells differ from it
+(an edit made in the notebook that never reached the source): sync it first, or pass ``--force`` to
+throw the edit away.
 
 Solutions sit between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` lines inside a code cell; such a
 cell is built collapsed (``jupyter.source_hidden``) so the solution stays out of sight until opened, and
@@ -17,58 +26,37 @@ the student copy replaces the solution with ``raise NotImplementedError  # your 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
 from pathlib import Path
 
+import jupytext
 import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 NB_DIR = ROOT / "notebooks"
 SRC_DIR = NB_DIR / "src"
-_HEADER = re.compile(r"^# %%(?P<md> \[markdown\])?(?: tags=(?P<tags>\[.*\]))?\s*$")
+FORMAT = "py:percent"
 
 
 def parse(source: str) -> list[nbformat.NotebookNode]:
-    """Cells of a percent-format script."""
-    cells: list[nbformat.NotebookNode] = []
-    kind, tags, lines = None, [], []
+    """Cells of a percent-format script, read by jupytext.
 
-    def flush() -> None:
-        if kind is None:
-            return
-        while lines and not lines[-1].strip():
-            lines.pop()
-        text = "\n".join(lines)
-        if kind == "markdown":
-            text = "\n".join(l[2:] if l.startswith("# ") else l.lstrip("#") for l in lines)
-            cell = nbformat.v4.new_markdown_cell(text)
-        else:
-            cell = nbformat.v4.new_code_cell(text)
-        if tags:
-            cell.metadata["tags"] = tags
-        if kind == "code" and "### BEGIN SOLUTION" in text:
-            cell.metadata["jupyter"] = {"source_hidden": True}  # JupyterLab shows the solution collapsed
-        cells.append(cell)
-
-    for line in source.splitlines():
-        m = _HEADER.match(line)
-        if m:
-            flush()
-            kind = "markdown" if m.group("md") else "code"
-            tags = json.loads(m.group("tags")) if m.group("tags") else []
-            lines = []
-        elif kind is not None:
-            lines.append(line)
-    flush()
+    jupytext keeps, as cell metadata, how many blank lines separate a cell from the next when that is
+    not its default (``lines_to_next_cell``); it stays in the built notebook so that a save from
+    JupyterLab writes the source back byte for byte."""
+    cells = jupytext.reads(source, fmt=FORMAT).cells
     for i, c in enumerate(cells):
+        if c.cell_type == "code" and "### BEGIN SOLUTION" in c.source:
+            c.metadata["jupyter"] = {"source_hidden": True}  # JupyterLab shows the solution collapsed
         c["id"] = f"cell-{i:02d}"
     return cells
 
 
 def _cells_of(nb: nbformat.NotebookNode) -> list[tuple[str, str, list[str]]]:
+    """What a notebook and its source must agree on: each cell's kind, source and tags (not outputs,
+    ids, or metadata that only jupytext or JupyterLab use)."""
     return [(c.cell_type, c.source, list(c.metadata.get("tags", []))) for c in nb.cells]
 
 
@@ -80,13 +68,35 @@ def new_notebook(src: Path) -> nbformat.NotebookNode:
     return nb
 
 
-def build(names: list[str]) -> None:
+def _rel(p: Path) -> str:
+    return str(p.relative_to(ROOT))
+
+
+def unsynced_edit(src: Path) -> str | None:
+    """Why building ``src`` would lose an edit, or None: its notebook is newer than the source and holds
+    other cells (edited in the notebook, e.g. JupyterLab without jupytext, and never synced back)."""
+    ipynb = NB_DIR / f"{src.stem}.ipynb"
+    if not ipynb.exists() or ipynb.stat().st_mtime <= src.stat().st_mtime:
+        return None
+    if _cells_of(nbformat.read(ipynb, as_version=4)) == _cells_of(new_notebook(src)):
+        return None
+    return (f"{_rel(ipynb)} is newer than {_rel(src)} and its cells differ: building would overwrite an edit "
+            f"made in the notebook.\n  Keep the edit: `jupytext --sync {_rel(ipynb)}` (writes it into the source), "
+            f"then build again.\n  Drop it: tools/notebooks.py build --force {src.stem}")
+
+
+def build(names: list[str], force: bool = False) -> None:
     from nbconvert.preprocessors import ExecutePreprocessor
 
+    srcs = [src for src in sorted(SRC_DIR.glob("*.py")) if not names or src.stem in names]
+    unknown = sorted(set(names) - {src.stem for src in srcs})
+    if unknown:
+        raise SystemExit(f"no notebook source for {', '.join(unknown)} in {_rel(SRC_DIR)}")
+    refused = [] if force else [why for why in map(unsynced_edit, srcs) if why]
+    if refused:  # before executing anything: nothing is built, nothing lost
+        raise SystemExit("refusing to build:\n" + "\n".join(refused))
     os.environ.setdefault("PINSAGE_EDU_SIZE", "classroom")
-    for src in sorted(SRC_DIR.glob("*.py")):
-        if names and src.stem not in names:
-            continue
+    for src in srcs:
         nb = new_notebook(src)
         print(f"executing {src.stem} ...", flush=True)
         ExecutePreprocessor(timeout=900, kernel_name="python3").preprocess(nb, {"metadata": {"path": str(NB_DIR)}})
@@ -107,7 +117,8 @@ def check() -> list[str]:
     for name in sorted(srcs & nbs):
         built = nbformat.read(NB_DIR / f"{name}.ipynb", as_version=4)
         if _cells_of(built) != _cells_of(new_notebook(SRC_DIR / f"{name}.py")):
-            problems.append(f"{name}: cells differ from notebooks/src/{name}.py (run tools/notebooks.py build {name})")
+            problems.append(f"{name}: cells differ from notebooks/src/{name}.py (run tools/notebooks.py build {name}; "
+                            f"if the edit was made in the notebook, first `jupytext --sync notebooks/{name}.ipynb`)")
         unexecuted = [i for i, c in enumerate(built.cells) if c.cell_type == "code" and c.source.strip()
                       and c.get("execution_count") is None]
         if unexecuted:
@@ -134,6 +145,9 @@ def student(out: Path) -> list[Path]:
                 c.metadata.pop("jupyter", None)  # the stub is the student's to see
                 c.outputs = []
                 c.execution_count = None
+        # a copy stands alone: never paired with a source (notebooks/jupytext.toml would pair a copy written
+        # under notebooks/ with a src/ file of its own on the first save)
+        nb.metadata["jupytext"] = {"formats": "ipynb"}
         nbformat.write(nb, out / p.name)
         written.append(out / p.name)
     return written
@@ -142,7 +156,8 @@ def student(out: Path) -> list[Path]:
 def main(argv: list[str]) -> int:
     cmd = argv[0] if argv else "check"
     if cmd == "build":
-        build(argv[1:])
+        args = argv[1:]
+        build([a for a in args if a != "--force"], force="--force" in args)
         return 0
     if cmd == "check":
         problems = check()
