@@ -31,24 +31,26 @@ from typing import Any
 
 import torch
 
+from .baselines import ItemKNNRecommender, pixie_recommend, pixie_recommend_batch, popularity_recommendations
 from .checkpoint import CheckpointError, load_checkpoint, write_json_atomic
-from .data import SHIPPED, DataError, load_dataset, resolve_dataset
+from .data import DataError
 from .distributed import World, close_distributed, init_distributed
-from .evaluate import (ABLATIONS, RECIPE, EmbeddingRecommender, Experiment, ItemKNNRecommender, Variant, compare,
-                       evaluate_recommender, format_table, hit_rate, mrr_scale, popularity_recommendations,
-                       train_variant)
+from .evaluate import ABLATIONS, RECIPE, Experiment, Variant, format_table, train_variant
 from .features import item_features
 from .inference import ItemEmbeddings, embed_all, embed_minibatches, load_embeddings, model_hash, save_embeddings
 from .knn import build_index, exact_top_k, recommend
+from .loaders import SHIPPED, load_dataset, resolve_dataset
+from .metrics import EmbeddingRecommender, compare, evaluate_recommender, hit_rate, mrr_scale
 from .minibatch import NeighborhoodSampler, NeighborhoodTable
 from .model import PinSage, PinSageConfig
+from .threads import use_free_cpus
 from .train import EPOCH_TABLE_LEGEND, RunDirError, TrainConfig, read_run_file, train_pinsage
+from .walks import importance_neighborhoods
 
 # TrainConfig fields whose flag is not the field's name with dashes
 _FLAGS = {"num_shared_negatives": "--shared-negatives", "max_hard_negatives": "--max-hard", "num_workers": "--workers",
           "prefetch_factor": "--prefetch", "max_steps_per_epoch": "--steps-per-epoch", "eval_mrr_scale": "--mrr-scale",
           "curriculum": "--no-curriculum", "amp": "--no-amp", "hard_band": "--band"}
-from .walks import importance_neighborhoods, pixie_recommend, pixie_recommend_batch
 
 DEFAULT_DATASETS = (*SHIPPED, "synthetic")
 # the dataset `main`, `train` and `neighbors` use without --dataset (`summary` goes through all of DEFAULT_DATASETS)
@@ -728,6 +730,10 @@ def main(argv: list[str] | None = None) -> int:
     data = dict(min_rating=args.min_rating, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
                 seed=args.seed)
     try:
+        # torch's threads: the CPUs nobody else is using (pinsage_edu.threads; PINSAGE_EDU_THREADS=N chooses)
+        threads = use_free_cpus()
+        if args.command in ("train", "main"):
+            print(f"torch threads: {threads} (the free CPUs; PINSAGE_EDU_THREADS=N to choose)", flush=True)
         if args.command == "neighbors":
             return neighbors(args.dataset or [DEFAULT_DATASET], title=args.title, num_neighbors=args.num_neighbors,
                              num_walks=args.walks, num_traversals=args.traversals, pixie_steps=args.pixie_steps,
