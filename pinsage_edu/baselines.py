@@ -138,14 +138,7 @@ class ItemKNNRecommender:
     def _overlap(self, q: torch.Tensor) -> torch.Tensor:
         """[Q, N]: how many collections each query shares with each item."""
         g = self.graph
-        deg = g.item_degrees.index_select(0, q)
-        rows = torch.repeat_interleave(torch.arange(q.numel(), device=g.device), deg)
-        colls = g.item_indices.index_select(0, concat_ranges(g.item_indptr.index_select(0, q),
-                                                             g.item_indptr.index_select(0, q + 1)))
-        size = g.collection_degrees.index_select(0, colls)
-        rows = torch.repeat_interleave(rows, size)
-        items = g.coll_indices.index_select(0, concat_ranges(g.coll_indptr.index_select(0, colls),
-                                                             g.coll_indptr.index_select(0, colls + 1)))
+        rows, items = g.two_hop_paths(q)
         overlap = torch.zeros(q.numel() * self.num_items, dtype=torch.float32, device=g.device)
         overlap.index_add_(0, rows * self.num_items + items, torch.ones(items.numel(), device=g.device))
         return overlap.view(q.numel(), self.num_items)

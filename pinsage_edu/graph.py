@@ -262,6 +262,19 @@ class BipartiteGraph:
         self._check_id("collection", collection, self.num_collections)
         return self.coll_indices[self.coll_indptr[collection] : self.coll_indptr[collection + 1]]
 
+    def two_hop_paths(self, queries: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every path query → collection → item, vectorised: ``(rows, items)``, LongTensors with one
+        entry per path, ``rows`` the query's position in ``queries`` (an item reached through k shared
+        collections appears k times; the query itself too). Item-kNN counts them, coverage marks them."""
+        q = queries.to(self.device)
+        rows = torch.repeat_interleave(torch.arange(q.numel(), device=self.device), self.item_degrees.index_select(0, q))
+        colls = self.item_indices.index_select(0, concat_ranges(self.item_indptr.index_select(0, q),
+                                                                self.item_indptr.index_select(0, q + 1)))
+        rows = torch.repeat_interleave(rows, self.collection_degrees.index_select(0, colls))
+        items = self.coll_indices.index_select(0, concat_ranges(self.coll_indptr.index_select(0, colls),
+                                                                self.coll_indptr.index_select(0, colls + 1)))
+        return rows, items
+
     def two_hop_items(self, item: int) -> torch.Tensor:
         """LongTensor: the distinct items sharing at least one collection with ``item`` (itself excluded)."""
         colls = self.collections_of(item)

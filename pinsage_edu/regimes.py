@@ -49,7 +49,6 @@ from .baselines import content_baselines
 from .evaluate import ABLATIONS, Experiment, Variant, train_variant
 from .graph import BipartiteGraph
 from .metrics import Metrics, evaluate_recommender
-from .utils import concat_ranges
 
 if TYPE_CHECKING:
     from .train import TrainConfig
@@ -154,14 +153,7 @@ def two_hop_coverage(graph: BipartiteGraph, *, sample: int = 1_000, seed: int = 
     total = 0.0
     for lo in range(0, q.numel(), 64):
         qc = q[lo:lo + 64]
-        deg = graph.item_degrees.index_select(0, qc)
-        rows = torch.repeat_interleave(torch.arange(qc.numel(), device=graph.device), deg)
-        colls = graph.item_indices.index_select(0, concat_ranges(graph.item_indptr.index_select(0, qc),
-                                                                 graph.item_indptr.index_select(0, qc + 1)))
-        size = graph.collection_degrees.index_select(0, colls)
-        rows = torch.repeat_interleave(rows, size)
-        items = graph.coll_indices.index_select(0, concat_ranges(graph.coll_indptr.index_select(0, colls),
-                                                                 graph.coll_indptr.index_select(0, colls + 1)))
+        rows, items = graph.two_hop_paths(qc)
         seen = torch.zeros(qc.numel() * n, dtype=torch.bool, device=graph.device)
         seen[rows * n + items] = True
         seen = seen.view(qc.numel(), n)

@@ -270,6 +270,18 @@ def test_two_hop_items_match_a_dense_computation():
         assert g.two_hop_items(u).tolist() == expected
 
 
+def test_two_hop_paths_count_every_shared_collection_as_the_dense_product():
+    it, co, _ = random_edges(4)
+    g = BipartiteGraph.from_edges(it, co, num_items=40, num_collections=15)
+    a = dense_from_item_csr(g) > 0
+    shared = a.astype(int) @ a.T.astype(int)  # [N, N]: collections two items share
+    q = torch.tensor([3, 0, 3, 39, 17])
+    rows, items = g.two_hop_paths(q)
+    counts = torch.zeros(q.numel(), g.num_items, dtype=torch.long).index_put_((rows, items), torch.ones_like(rows),
+                                                                             accumulate=True)
+    assert counts.tolist() == shared[q.numpy()].tolist()
+
+
 def test_summary_figures_on_the_hand_example(g):
     s = g.summary(quantiles=(0.0, 0.5, 1.0))
     assert (s.num_items, s.num_collections, s.num_edges) == (5, 4, 6)
