@@ -9,7 +9,8 @@ ops each wait for the thread that lost its core. The goal: the default is never 
 single-threaded under load, and within 10% of the best thread count when idle.
 
     .venv/bin/python benchmarks/bench_contention.py            # main job (2 epochs) + walks, ~15 min on 2 cores
-    .venv/bin/python benchmarks/bench_contention.py --quick    # walks only, ~2 min
+    .venv/bin/python benchmarks/bench_contention.py --quick    # walks only, ~5 min
+    .venv/bin/python benchmarks/bench_contention.py --main-only  # the main job only
 
 Prints one JSON line per (figure, busy processes, threads setting), then one per figure and load with
 ``default / single`` and ``default / best`` time ratios; ``--out`` appends them to a file. Run it on
@@ -75,12 +76,13 @@ def run_main_job(env: dict[str, str], epochs: int) -> tuple[int, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="the walk figure only")
+    ap.add_argument("--main-only", action="store_true", help="the main job only")
     ap.add_argument("--epochs", type=int, default=2, help="main job epochs (default 2)")
     ap.add_argument("--busy", type=int, nargs="+", default=[0, 1, 2], help="busy processes beside (default 0 1 2)")
     ap.add_argument("--out", type=Path, default=None, help="append the JSON lines here")
     args = ap.parse_args()
     base = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "PINSAGE_EDU_THREADS", "MKL_NUM_THREADS")}
-    figures = [("walks", "neighbourhoods/s", run_walks)]
+    figures = [] if args.main_only else [("walks", "neighbourhoods/s", run_walks)]
     if not args.quick:
         figures.append(("main job", "seconds", lambda env: run_main_job(env, args.epochs)))
     for busy in args.busy:
