@@ -26,6 +26,8 @@ from typing import Any, Protocol, Sequence
 
 import torch
 
+from .utils import check_pairs
+
 __all__ = ["hits", "hit_rate", "target_ranks", "mrr_scale", "scaled_mrr", "Recommender", "EmbeddingRecommender",
            "Metrics", "score_ranks", "evaluate_recommender", "compare", "similarity_distribution", "kurtosis",
            "similarity_kurtosis"]
@@ -168,14 +170,8 @@ def score_ranks(scores: torch.Tensor, queries: torch.Tensor, targets: torch.Tens
 
 
 def _pairs(pairs: Any, n: int) -> torch.Tensor:
-    p = torch.as_tensor(pairs)
-    if p.dim() != 2 or p.shape[1] != 2 or p.is_floating_point() or p.dtype == torch.bool:
-        raise ValueError(f"pairs must be an integer [P, 2] tensor of (query, answer) item ids, got "
-                         f"{p.dtype} {tuple(p.shape)}")
-    p = p.long()
-    if p.numel() and (int(p.min()) < 0 or int(p.max()) >= n):
-        row = int(torch.nonzero(((p < 0) | (p >= n)).any(1))[0])
-        raise ValueError(f"pair {row} ({int(p[row, 0])}, {int(p[row, 1])}) holds an id outside 0..{n - 1}")
+    """Held-out pairs as checked ids; a query is never its own answer (it is excluded from its ranking)."""
+    p = check_pairs("pairs", pairs, n)
     if bool((p[:, 0] == p[:, 1]).any()):
         row = int(torch.nonzero(p[:, 0] == p[:, 1])[0])
         raise ValueError(f"pair {row} relates item {int(p[row, 0])} to itself")

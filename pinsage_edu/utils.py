@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 __all__ = ["seed_everything", "default_device", "notebook_size", "check_positive_int", "check_prob", "check_items",
-           "make_generator", "device_key", "csr_indptr", "concat_ranges", "TensorFields"]
+           "check_pairs", "make_generator", "device_key", "csr_indptr", "concat_ranges", "TensorFields"]
 
 
 def seed_everything(seed: int = 0) -> torch.Generator:
@@ -158,3 +158,19 @@ class TensorFields:
             if isinstance(v, torch.Tensor):
                 kw[k] = v.pin_memory()
         return type(self)(**kw)
+
+
+def check_pairs(name: str, pairs: Any, num_items: int) -> torch.Tensor:
+    """``pairs`` as a LongTensor [P, 2] of (query, item) ids in ``0 … num_items − 1``, or a ``ValueError``
+    naming ``name`` and the first pair that holds an id outside (the evaluation and training both check
+    their held-out and train pairs with this)."""
+    p = torch.as_tensor(pairs)
+    if p.dim() != 2 or p.shape[1] != 2 or p.is_floating_point() or p.dtype == torch.bool:
+        raise ValueError(f"{name} must be an integer [P, 2] tensor of (query, item) ids, got "
+                         f"{p.dtype} {tuple(p.shape)}")
+    p = p.long()
+    if p.numel() and (int(p.min()) < 0 or int(p.max()) >= num_items):
+        row = int(torch.nonzero(((p < 0) | (p >= num_items)).any(1))[0])
+        raise ValueError(f"{name}: pair {row} ({int(p[row, 0])}, {int(p[row, 1])}) holds an id outside "
+                         f"0..{num_items - 1} (the {num_items} items)")
+    return p
