@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 import textwrap
 import time
+import types
+import typing
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -41,16 +43,16 @@ from .inference import ItemEmbeddings, embed_all, embed_minibatches, load_embedd
 from .knn import build_index, exact_top_k, recommend
 from .loaders import SHIPPED, load_dataset, resolve_dataset
 from .metrics import EmbeddingRecommender, compare, evaluate_recommender, hit_rate, mrr_scale
-from .minibatch import NeighborhoodSampler, NeighborhoodTable
+from .minibatch import NeighborhoodTable
 from .model import PinSage, PinSageConfig
 from .threads import use_free_cpus
 from .train import EPOCH_TABLE_LEGEND, RunDirError, TrainConfig, read_run_file, train_pinsage
 from .walks import importance_neighborhoods
 
-# TrainConfig fields whose flag is not the field's name with dashes
-_FLAGS = {"num_shared_negatives": "--shared-negatives", "max_hard_negatives": "--max-hard", "num_workers": "--workers",
-          "prefetch_factor": "--prefetch", "max_steps_per_epoch": "--steps-per-epoch", "eval_mrr_scale": "--mrr-scale",
-          "curriculum": "--no-curriculum", "amp": "--no-amp", "hard_band": "--band"}
+# the `train` flags of PinSageConfig's fields (the TrainConfig fields carry theirs in their metadata)
+_MODEL_FLAGS = {"num_neighbors": "-T", "hidden_dim": "--hidden-dim", "embed_dim": "--embed-dim",
+                "num_layers": "--layers", "input_dim": "--input-dim", "pooling": "--pooling", "dropout": "--dropout",
+                "normalize_output": "--no-normalize-output"}
 
 DEFAULT_DATASETS = (*SHIPPED, "synthetic")
 # the dataset `main`, `train` and `neighbors` use without --dataset (`summary` goes through all of DEFAULT_DATASETS)
@@ -134,6 +136,97 @@ def neighbors(datasets: list[str], *, title: str, num_neighbors: int, num_walks:
     return 0
 
 
+def _flag_dest(flag: str) -> str:
+    """The attribute argparse stores a flag's value in: ``--max-hard`` → ``max_hard``."""
+    return flag.lstrip("-").replace("-", "_")
+
+
+def _train_flag(name: str) -> str:
+    """The flag of TrainConfig field ``name``, from its metadata (``max_hard_negatives`` → ``--max-hard``)."""
+    return next(f.metadata["flag"] for f in fields(TrainConfig) if f.name == name)
+
+
+def _value_type(hint: Any) -> Any:
+    """What argparse converts a flag's words with, from the field's type: ``int | None`` → int,
+    ``tuple[int, int] | None`` → int (with ``nargs``)."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        hint = next(a for a in typing.get_args(hint) if a is not type(None))
+    if typing.get_origin(hint) is tuple:
+        hint = typing.get_args(hint)[0]
+    return hint
+
+
+def _add_train_config_options(group: Any, name: str) -> None:
+    """The ``train`` options of the TrainConfig fields whose metadata puts them in section ``name`` of
+    ``train --help``, generated from the metadata (flag, help, choices, ``negate`` for a ``--no-X``
+    switch, ``cli_default`` where the flag's default differs from the field's, ``nargs``, ``metavar``)."""
+    hints = typing.get_type_hints(TrainConfig)
+    for f in fields(TrainConfig):
+        meta = f.metadata
+        if meta.get("group") != name:
+            continue
+        kw: dict[str, Any] = {"help": meta["help"]} if meta.get("help") else {}
+        if meta.get("negate"):
+            group.add_argument(meta["flag"], action="store_true", **kw)
+            continue
+        kw["default"] = meta.get("cli_default", f.default)
+        if "choices" in meta:
+            kw["choices"] = list(meta["choices"])
+        else:
+            kw["type"] = _value_type(hints[f.name])
+        kw.update({key: meta[key] for key in ("nargs", "metavar") if key in meta})
+        group.add_argument(meta["flag"], **kw)
+
+
+def train_config(args: argparse.Namespace, **settings: Any) -> TrainConfig:
+    """The :class:`TrainConfig` of parsed ``train`` options, read through the same field metadata that
+    made the options (``--no-amp`` → ``amp=False``, ``--grad-clip 0`` → ``grad_clip=None``,
+    ``--seed`` from the data options), ``settings`` taking precedence; a setting out of range is a
+    ValueError naming its flag."""
+    values = {}
+    for f in fields(TrainConfig):
+        meta = f.metadata
+        if "flag" not in meta or f.name in settings:
+            continue
+        value = getattr(args, _flag_dest(meta["flag"]))
+        if meta.get("negate"):
+            value = not value
+        elif meta.get("none_at") is not None and value is not None and value <= meta["none_at"]:
+            value = None
+        values[f.name] = value
+    try:
+        return TrainConfig(**{**values, **settings})
+    except TrainConfig.Invalid as exc:  # name the flag the user typed, not the field behind it
+        raise ValueError(exc.naming(_train_flag)) from None
+
+
+def _model_config(make: Any, in_dim: int, overrides: dict[str, Any]) -> PinSageConfig:
+    """``make(in_dim, **overrides)`` (a PinSageConfig preset); when a setting is out of range, a ValueError
+    naming its flag (``_MODEL_FLAGS``): the override that fails alone, taken in PinSageConfig's order."""
+    try:
+        return make(in_dim, **overrides)
+    except ValueError:
+        for name in (f.name for f in fields(PinSageConfig)):
+            if name not in overrides:
+                continue
+            try:
+                make(in_dim, **{name: overrides[name]})
+            except ValueError as exc:
+                field_name = f"PinSageConfig.{name}"  # how PinSageConfig names the field in its message
+                problem = str(exc)[len(field_name):] if str(exc).startswith(field_name) else f": {exc}"
+                raise ValueError(f"{_MODEL_FLAGS.get(name, name)}{problem}") from None
+        raise
+
+
+def _as_recorded(recorded: Any, run_info: dict[str, Any]) -> dict[str, Any]:
+    """``run_info`` as the run being resumed recorded it in ``run.json``: a run started before run.json held
+    the whole experiment record lacks ``num_neighbors`` (its model config holds T, compared on its own)
+    and ``collection_dim`` (0 then, as ``train`` always uses); without them the settings compare equal."""
+    if isinstance(recorded, dict) and "collection_dim" not in recorded:
+        return {k: v for k, v in run_info.items() if k not in ("num_neighbors", "collection_dim") or k in recorded}
+    return run_info
+
+
 def train(args: argparse.Namespace, *, min_rating: float, val_fraction: float, test_fraction: float, seed: int) -> int:
     """Train PinSage on one dataset into ``--out``; print its configs, the epoch table and hit-rate@10 next
     to item-kNN CF's, Pixie's and popularity's. Under ``torchrun`` every rank runs this; rank 0 prints and
@@ -164,21 +257,7 @@ def _train(args: argparse.Namespace, w: World, device: torch.device, t0: float, 
         args.workers = 0 if device.type == "cpu" or args.sampling == "device" else \
             min(4, max(1, (os.cpu_count() or 1) // max(1, w.size) - 1))
     torch.manual_seed(seed)
-    try:
-        tc = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
-                         momentum=args.momentum, weight_decay=args.weight_decay, warmup_epochs=args.warmup_epochs,
-                         lr_decay=args.lr_decay, grad_clip=args.grad_clip if args.grad_clip > 0 else None,
-                         amp=not args.no_amp, margin=args.margin, loss=args.loss, temperature=args.temperature,
-                         num_shared_negatives=args.shared_negatives, max_hard_negatives=args.max_hard,
-                         curriculum=not args.no_curriculum, hard_band=tuple(args.band) if args.band else None,
-                         ppr_method=args.ppr_method, num_workers=args.workers, prefetch_factor=args.prefetch,
-                         sampling=args.sampling, max_steps_per_epoch=args.steps_per_epoch, eval_k=args.eval_k,
-                         eval_pairs=args.eval_pairs, eval_mrr_scale=args.mrr_scale,
-                         early_stopping=args.early_stopping, early_stopping_metric=args.early_stopping_metric,
-                         checkpoint_every=args.checkpoint_every, seed=seed)
-    except ValueError as exc:  # name the flag the user typed, not the field behind it
-        raise ValueError(re.sub(r"TrainConfig\.(\w+)", lambda m: _FLAGS.get(m.group(1), "--" + m.group(1).replace("_", "-")),
-                                str(exc))) from None
+    tc = train_config(args, seed=seed)
     for flag, value in (("--walks", args.walks), ("--traversals", args.traversals)):
         if value <= 0:
             raise ValueError(f"{flag} must be a positive integer, got {value}")
@@ -200,13 +279,8 @@ def _train(args: argparse.Namespace, w: World, device: torch.device, t0: float, 
                           "it, or choose another --out")
     if args.resume and not (out / "run.json").exists():
         raise RunDirError(f"{out} holds no run to resume (no run.json)")
-    if args.resume:
-        read_run_file(out / "run.json")  # a damaged run.json is named now, not after the data is loaded
-    # the synthetic graph is drawn with the run's seed, as Experiment.load (and so `embed`) draws it
-    ds = load_dataset(dataset, seed=seed) if dataset == "synthetic" else load_dataset(dataset, min_rating=min_rating)
-    split = ds.split(val_fraction=val_fraction, test_fraction=test_fraction, seed=seed).check_pairs(dataset)
-    graph = split.graph
-    x = item_features(ds, split.graph, seed=seed).x
+    # a damaged run.json is named now, not after the data is loaded
+    recorded = read_run_file(out / "run.json")["run"] if args.resume else None
     make = PinSageConfig.paper if args.preset == "paper" else PinSageConfig.classroom
     overrides: dict = {"pooling": args.pooling, "dropout": args.dropout,
                        "normalize_output": not args.no_normalize_output}
@@ -214,23 +288,24 @@ def _train(args: argparse.Namespace, w: World, device: torch.device, t0: float, 
                        ("embed_dim", args.embed_dim), ("num_layers", args.layers), ("input_dim", args.input_dim)):
         if value is not None:
             overrides[key] = value
-    try:
-        config = make(x.shape[1], **overrides)
-    except ValueError as exc:
-        raise ValueError(re.sub(r"PinSageConfig\.(\w+)", lambda m: {"num_layers": "--layers", "num_neighbors": "-T"}.get(
-            m.group(1), "--" + m.group(1).replace("_", "-")), str(exc))) from None
+    # the model flags are checked now too; the config itself needs the features' width (in_dim 1 until then)
+    num_neighbors = _model_config(make, 1, overrides).num_neighbors
+    # the walks run where the minibatches are drawn: on the model's device with --sampling device
     where = device if tc.sampling == "device" else torch.device("cpu")
-    walk_graph = graph.to(where)
-    walks = dict(num_walks=args.walks, num_traversals=args.traversals)
-    nfn = (NeighborhoodSampler(walk_graph, config.num_neighbors, generator=seed, **walks) if args.resample
-           else NeighborhoodTable.build(walk_graph, config.num_neighbors, generator=seed, **walks))
+    # the one builder (as main's, and embed's from run.json): the synthetic graph is drawn with the run's seed
+    exp = Experiment.load(dataset, num_neighbors=num_neighbors, num_walks=args.walks, num_traversals=args.traversals,
+                          val_fraction=val_fraction, test_fraction=test_fraction, seed=seed, min_rating=min_rating,
+                          check_pairs=("train", "val", "test"), resample=args.resample,
+                          walk_device=where if where.type != "cpu" else None)
+    split, graph, x, nfn = exp.split, exp.graph, exp.x, exp.table
+    walk_graph = nfn.graph if args.resample else graph if where.type == "cpu" else graph.to(where)
+    config = _model_config(make, x.shape[1], overrides)
     model = PinSage(config).to(device)
     # the same initial parameters on every rank (DDP also broadcasts rank 0's); different dropout masks
     torch.manual_seed(seed + 1_000_003 * w.rank)
-    run_info = {"dataset": dataset, "num_items": graph.num_items, "min_rating": min_rating, "val_fraction": val_fraction,
-                "test_fraction": test_fraction, "seed": seed, "preset": args.preset, "resample": args.resample,
-                **walks, "device": device.type}
-    say(f"== {ds.name}: {graph.num_items:,} items, {len(split.train_pairs):,} train pairs, "
+    run_info = _as_recorded(recorded, {**exp.info, "preset": args.preset, "resample": args.resample,
+                                       "device": device.type})
+    say(f"== {exp.name}: {graph.num_items:,} items, {len(split.train_pairs):,} train pairs, "
         f"{len(split.val_pairs):,} val pairs")
     say(describe_config(f"model ({args.preset} preset)", config.to_dict()))
     say(describe_config("training", tc.to_dict(), effective=_effective_train_settings(tc, device, graph.num_items)))
@@ -268,13 +343,13 @@ def _train(args: argparse.Namespace, w: World, device: torch.device, t0: float, 
           f"±{2 * _stderr(rates[best], n):.4f}: a smaller gap is noise)")
     write_json_atomic(results, out / "results.json")
     if args.title:
-        hits = ds.items.find(args.title)
+        hits = [i for i, t in enumerate(exp.titles) if args.title.lower() in t.lower()]  # as ItemTable.find
         if not hits:
-            raise ValueError(f"{ds.name}: no item title contains {args.title!r}")
+            raise ValueError(f"{exp.name}: no item title contains {args.title!r}")
         ids, scores = exact_top_k(z, [hits[0]], 10)
-        print(f"PinSage's nearest items to {ds.items.titles[hits[0]]}:")
+        print(f"PinSage's nearest items to {exp.titles[hits[0]]}:")
         for i, sc in zip(ids[0].tolist(), scores[0].tolist()):
-            print(f"  {sc:6.3f}  {ds.items.titles[i]}")
+            print(f"  {sc:6.3f}  {exp.titles[i]}")
     print(f"(done in {time.perf_counter() - t0:.1f} s; checkpoints and metrics in {out}/)")
     return 0
 
@@ -308,7 +383,6 @@ def main_job(args: argparse.Namespace, *, min_rating: float, val_fraction: float
              seed: int) -> int:
     """Train PinSage, embed every item, evaluate against every baseline, print the table and three
     example recommendations, and write everything under ``--out`` (default ``runs/main-TIME``)."""
-    from .train import TrainConfig
 
     t0 = time.perf_counter()
     dataset = resolve_dataset((args.dataset or ["ml-latest-small"])[0])  # recorded in results.json and embeddings
@@ -325,8 +399,8 @@ def main_job(args: argparse.Namespace, *, min_rating: float, val_fraction: float
             raise ValueError(f"{flag} must be >= 0, got {v}")
     load_kw = {} if dataset == "synthetic" else {"min_rating": min_rating}
     exp = Experiment.load(dataset, num_neighbors=args.num_neighbors, val_fraction=val_fraction,
-                          test_fraction=test_fraction, seed=seed, collection_dim=args.collection_dim, **load_kw)
-    exp.split.check_pairs(dataset)
+                          test_fraction=test_fraction, seed=seed, collection_dim=args.collection_dim,
+                          check_pairs=("train", "val", "test"), **load_kw)
     test_pairs = _sample_pairs(exp.split.test_pairs, args.test_pairs, seed)
     print(f"== {exp.name}: {exp.graph.num_items:,} items, {len(exp.split.train_pairs):,} train pairs, "
           f"{len(test_pairs):,} test pairs"
@@ -408,40 +482,14 @@ def _plain(v: object) -> object:
 
 
 def _recorded_dataset(info: Any, source: str | os.PathLike) -> str:
-    """The dataset recorded in a run's settings ``info`` (from ``run.json`` or an embeddings file);
-    a ValueError naming ``source`` when there is none."""
-    if not isinstance(info, dict):
-        raise ValueError(f"{source}: the recorded run settings are a {type(info).__name__}, not an object: damaged, "
-                         "or not written by `python -m pinsage_edu train` or `main`")
-    dataset = info.get("dataset")
-    if not dataset or not isinstance(dataset, str):
-        raise ValueError(f"{source} records no dataset: it was not written by `python -m pinsage_edu train` or "
-                         "`main` (or is damaged)")
-    return dataset
+    """The dataset recorded in a run's settings ``info`` (:meth:`Experiment.recorded_dataset`)."""
+    return Experiment.recorded_dataset(info, source)
 
 
 def _experiment_from_info(info: dict, num_neighbors: int, source: str | os.PathLike = "the run") -> Experiment:
-    """The experiment a run or an embeddings file was made from, loaded again from its recorded settings;
-    errors name ``source``, the file the settings were read from."""
-    dataset = _recorded_dataset(info, source)
-    if dataset == "synthetic":  # the generator's sizes, as recorded
-        from inspect import signature
-
-        from .data import synthetic_pins_boards
-        kw = {k: v for k, v in info.items() if k in signature(synthetic_pins_boards).parameters and k != "seed"}
-    else:
-        kw = {"min_rating": info.get("min_rating", 4.0)}
-    try:
-        exp = Experiment.load(dataset, num_neighbors=num_neighbors, num_walks=info.get("num_walks", 200),
-                              num_traversals=info.get("num_traversals", 3),
-                              val_fraction=info.get("val_fraction", 0.1), test_fraction=info.get("test_fraction", 0.1),
-                              seed=info.get("seed", 0), collection_dim=info.get("collection_dim", 0), **kw)
-    except DataError as exc:
-        raise DataError(f"{source} records dataset {dataset!r}, which cannot be loaded again: {exc}") from None
-    if "num_items" in info and info["num_items"] != exp.graph.num_items:
-        raise ValueError(f"{source}: the run was made on {info['num_items']:,} items of {dataset!r} but loading it "
-                         f"again gives {exp.graph.num_items:,}: the data changed since")
-    return exp
+    """The experiment a run or an embeddings file was made from (:meth:`Experiment.from_info`, T =
+    ``num_neighbors``); errors name ``source``, the file the settings were read from."""
+    return Experiment.from_info(info, num_neighbors=num_neighbors, source=source)
 
 
 def _model_from_checkpoint(state: dict[str, Any], path: Path) -> PinSage:
@@ -495,7 +543,7 @@ def embed(args: argparse.Namespace) -> int:
                   + (f"; the main job's own embeddings are in {made}" if made.exists() else ""), flush=True)
         model = _model_from_checkpoint(load_checkpoint(ckpt), ckpt).to(device)
         config = model.config
-        exp = _experiment_from_info(info, config.num_neighbors, run / "run.json")
+        exp = Experiment.from_info(info, num_neighbors=config.num_neighbors, source=run / "run.json")
         t1 = time.perf_counter()
         z = embed_all(model, exp.table.to(device), exp.x, chunk_size=args.chunk_size,
                       storage_device=args.storage_device, world=w, shard_dir=args.shard_dir)
@@ -528,7 +576,7 @@ def recommend_cmd(args: argparse.Namespace) -> int:
 def evaluate_cmd(args: argparse.Namespace) -> int:
     """An embeddings file next to every baseline on the held-out pairs of the data it was made from."""
     emb = load_embeddings(args.embeddings)
-    exp = _experiment_from_info(emb.meta, emb.config.get("num_neighbors", 10), args.embeddings)
+    exp = Experiment.from_info(emb.meta, num_neighbors=emb.config.get("num_neighbors", 10), source=args.embeddings)
     if len(emb) != exp.graph.num_items:
         raise ValueError(f"{args.embeddings} holds {len(emb)} items but {exp.name} has {exp.graph.num_items}")
     exp.split.check_pairs(exp.name, parts=(args.pairs,))
@@ -604,7 +652,8 @@ def _main_job_help() -> str:
             "is python -m pinsage_edu main --epochs 3; main --help lists them with the data options):\n" + options)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> tuple[argparse.ArgumentParser, Any]:
+    """The command line's parser and its sub-command parsers (``sub.choices``: name → parser)."""
     parser = argparse.ArgumentParser(
         prog="python -m pinsage_edu", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="PinSage step by step. Without a sub-command it runs the main job: train PinSage on\n"
@@ -632,12 +681,11 @@ def main(argv: list[str] | None = None) -> int:
     tr = sub.add_parser("train", help="train PinSage (§3.3) into --out and compare its hit-rate@10 with item-kNN "
                                       "CF, Pixie and popularity; runs under torchrun for several GPUs or machines")
     _data_options(tr, defaults=False, dataset_help=f"one dataset (default: {DEFAULT_DATASET})")
-    d = TrainConfig()
     g = tr.add_argument_group("run")
     g.add_argument("--out", default=None, help="run folder (default runs/DATASET-PRESET-TIME); must not hold another run")
     g.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     g.add_argument("--device", default="cpu", help="cpu or cuda (under torchrun: each rank's GPU)")
-    g.add_argument("--checkpoint-every", type=int, default=None, help="also checkpoint every this many steps")
+    _add_train_config_options(g, "run")  # the TrainConfig fields' flags, from their metadata
     g.add_argument("--no-progress", action="store_true", help="no progress bars")
     g.add_argument("--title", default=None, help="print PinSage's nearest items to this title")
     g = tr.add_argument_group("model")
@@ -653,41 +701,8 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("--resample", action="store_true", help="fresh walks for every minibatch (default: one table)")
     g.add_argument("--walks", type=int, default=200, help="walks per item for its importance neighbourhood")
     g.add_argument("--traversals", type=int, default=3, help="at most this many item→collection→item steps a walk")
-    g = tr.add_argument_group("optimisation")
-    g.add_argument("--epochs", type=int, default=10)
-    g.add_argument("--batch-size", type=int, default=d.batch_size, help="global minibatch (split across ranks)")
-    g.add_argument("--optimizer", choices=["adam", "sgd"], default=d.optimizer)
-    g.add_argument("--lr", type=float, default=d.lr, help="peak learning rate")
-    g.add_argument("--momentum", type=float, default=d.momentum, help="SGD's momentum")
-    g.add_argument("--weight-decay", type=float, default=d.weight_decay)
-    g.add_argument("--warmup-epochs", type=float, default=d.warmup_epochs, help="linear warm-up length (0: none)")
-    g.add_argument("--lr-decay", type=float, default=d.lr_decay, help="learning-rate factor per epoch after warm-up")
-    g.add_argument("--grad-clip", type=float, default=d.grad_clip, help="clip the gradient norm (0: no clipping)")
-    g.add_argument("--no-amp", action="store_true", help="no bf16 autocast on CUDA")
-    g.add_argument("--steps-per-epoch", type=int, default=None, help="cap the steps of each epoch")
-    g = tr.add_argument_group("loss and negatives")
-    g.add_argument("--loss", choices=["margin", "xent"], default=d.loss)
-    g.add_argument("--margin", type=float, default=d.margin, help="Δ of the max-margin loss")
-    g.add_argument("--temperature", type=float, default=d.temperature, help="of the xent loss")
-    g.add_argument("--shared-negatives", type=int, default=d.num_shared_negatives, help="per minibatch")
-    g.add_argument("--max-hard", type=int, default=d.max_hard_negatives,
-                   help="curriculum cap on hard negatives per query (0: none)")
-    g.add_argument("--no-curriculum", action="store_true", help="all --max-hard hard negatives from epoch 1")
-    g.add_argument("--band", type=int, nargs=2, metavar=("LO", "HI"), help="PPR rank band of hard negatives")
-    g.add_argument("--ppr-method", choices=["auto", "exact", "monte_carlo"], default=d.ppr_method)
-    g = tr.add_argument_group("loading")
-    g.add_argument("--workers", type=int, default=None,
-                   help="CPU processes building minibatches ahead (0: in the training process; default: 0 when "
-                        "training on the CPU, which needs its cores for the compute, else min(4, cores − 1))")
-    g.add_argument("--prefetch", type=int, default=d.prefetch_factor, help="minibatches each worker keeps ready")
-    g.add_argument("--sampling", choices=["cpu", "device"], default=d.sampling,
-                   help="device: walks, blocks and features on the model's device (a GPU)")
-    g = tr.add_argument_group("evaluation")
-    g.add_argument("--eval-k", type=int, default=d.eval_k, help="K of the validation hit-rate@K")
-    g.add_argument("--eval-pairs", type=int, default=None, help="evaluate on at most this many held-out pairs")
-    g.add_argument("--mrr-scale", type=int, default=None, help="rank divisor of the scaled MRR (default: by catalogue)")
-    g.add_argument("--early-stopping", type=int, default=None, help="stop after this many epochs without improvement")
-    g.add_argument("--early-stopping-metric", choices=["hit_rate", "mrr"], default=d.early_stopping_metric)
+    for name in ("optimisation", "loss and negatives", "loading", "evaluation"):
+        _add_train_config_options(tr.add_argument_group(name), name)
     em = sub.add_parser("embed", help="every item's embedding from a run's checkpoint, layer by layer (§3.4); "
                                       "sharded across ranks under torchrun")
     em.add_argument("--run-dir", "--from", dest="run", required=True,
@@ -721,6 +736,11 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("-k", type=int, default=10)
     ev.add_argument("--pixie-steps", type=int, default=20_000)
     ev.add_argument("--json", default=None, help="also write the rows to this JSON file")
+    return parser, sub
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser, sub = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     # the first word that is not an option or an option's value names the sub-command
     if not (argv and argv[0] in sub.choices) and not _subcommand_given(argv, sub.choices) \

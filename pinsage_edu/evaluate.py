@@ -20,6 +20,7 @@ figures for every table.
 
 from __future__ import annotations
 
+import inspect
 import math
 import statistics
 import time
@@ -30,7 +31,7 @@ import torch
 
 from .baselines import (ContentRecommender, ItemKNNRecommender, PixieRecommender, PopularityRecommender,
                         content_baselines, popularity_recommendations)
-from .data import Dataset, Split
+from .data import Dataset, DataError, Split, synthetic_pins_boards
 from .features import ItemFeatures, item_features
 from .graph import BipartiteGraph
 from .inference import embed_all
@@ -38,7 +39,7 @@ from .loaders import load_dataset
 from .metrics import (EmbeddingRecommender, Metrics, Recommender, compare, evaluate_recommender, hit_rate, hits,
                       kurtosis, mrr_scale, scaled_mrr, score_ranks, similarity_distribution, similarity_kurtosis,
                       target_ranks)
-from .minibatch import NeighborhoodTable
+from .minibatch import NeighborhoodSampler, NeighborhoodTable
 from .model import PinSage, PinSageConfig
 from .train import TrainConfig, TrainHistory, Trainer
 
@@ -146,7 +147,7 @@ class Experiment:
     name: str
     split: "Split"
     features: ItemFeatures
-    table: NeighborhoodTable
+    table: NeighborhoodTable  # a NeighborhoodSampler when built with resample=True
     titles: list[str]
     seed: int = 0
     info: dict[str, Any] = field(default_factory=dict)  # how it was loaded: enough to load it again
@@ -163,9 +164,19 @@ class Experiment:
     @classmethod
     def load(cls, dataset: "str | Dataset" = "ml-latest-small", *, num_neighbors: int = 10, num_walks: int = 200,
              num_traversals: int = 3, val_fraction: float = 0.1, test_fraction: float = 0.1, seed: int = 0,
-             collection_dim: int = 0, **load_kwargs: Any) -> "Experiment":
+             collection_dim: int = 0, check_pairs: Sequence[str] = (), resample: bool = False,
+             walk_device: torch.device | str | None = None, **load_kwargs: Any) -> "Experiment":
         """Load (or take) a dataset, split it, featurise it and build its neighbourhood table. ``seed``
-        seeds the split, the features and the walks (and, for ``"synthetic"``, the graph itself)."""
+        seeds the split, the features and the walks (and, for ``"synthetic"``, the graph itself).
+
+        The one builder of an experiment's data: the command line's ``main`` and ``train`` build theirs
+        here, and ``embed`` / ``evaluate`` rebuild it from what :attr:`info` recorded
+        (:meth:`from_info`). ``check_pairs``: the parts of the split that must hold pairs
+        (:meth:`Split.check_pairs`, checked before the features and walks). ``walk_device``: the
+        walks run on the train graph moved there (default: where the graph is). ``resample``: the
+        ``table`` is a :class:`~pinsage_edu.minibatch.NeighborhoodSampler` (fresh walks per call, the
+        same settings) instead of a :class:`NeighborhoodTable`. Neither changes :attr:`info`: the
+        data are the same."""
         if isinstance(dataset, Dataset):
             ds = dataset
         elif dataset == "synthetic":  # the seed also draws the synthetic graph itself
@@ -173,15 +184,62 @@ class Experiment:
         else:
             ds = load_dataset(dataset, **load_kwargs)
         split = ds.split(val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)
+        if check_pairs:
+            split.check_pairs(dataset if isinstance(dataset, str) else ds.name, parts=tuple(check_pairs))
         feats = item_features(ds, split.graph, seed=seed, collection_dim=collection_dim)
-        table = NeighborhoodTable.build(split.graph, num_neighbors, num_walks=num_walks,
-                                        num_traversals=num_traversals, generator=seed)
+        walk_graph = split.graph if walk_device is None else split.graph.to(walk_device)
+        walks = dict(num_walks=num_walks, num_traversals=num_traversals)
+        table = (NeighborhoodSampler(walk_graph, num_neighbors, generator=seed, **walks) if resample
+                 else NeighborhoodTable.build(walk_graph, num_neighbors, generator=seed, **walks))
         info = {"dataset": dataset if isinstance(dataset, str) else ds.name, "num_items": ds.num_items, **load_kwargs,
                 "val_fraction": val_fraction, "test_fraction": test_fraction, "seed": seed,
-                "num_neighbors": num_neighbors, "num_walks": num_walks, "num_traversals": num_traversals,
-                "collection_dim": collection_dim}
+                "num_neighbors": num_neighbors, **walks, "collection_dim": collection_dim}
         return cls(ds.name, split, feats, table, list(ds.items.titles), seed, info,
                    [i.item() if hasattr(i, "item") else i for i in ds.items.raw_ids])
+
+    @classmethod
+    def from_info(cls, info: Any, *, num_neighbors: int | None = None, source: Any = "the run",
+                  **build: Any) -> "Experiment":
+        """The experiment that recorded ``info`` (its :attr:`info`, kept in a training run's ``run.json``
+        and in an embeddings file), built again by :meth:`load` with the same dataset, split, features
+        and walks. Reads the records of every version: a setting a record lacks takes the value the
+        command that wrote it used (``collection_dim`` 0, ``num_walks`` 200, ``num_traversals`` 3, …);
+        ``num_neighbors`` overrides the recorded T (a ``train`` run records it in its model config
+        only). Other keys of ``info`` (a model ``preset``, ``device``, ``run``, …) are ignored. ``build`` goes to
+        :meth:`load` (``check_pairs``, ``resample``, ``walk_device``). Errors name ``source``, the file
+        the record was read from; a ValueError when the data no longer has the recorded item count."""
+        dataset = cls.recorded_dataset(info, source)
+        if dataset == "synthetic":  # the generator's sizes, as recorded (``preset`` is train's model preset)
+            sizes = set(inspect.signature(synthetic_pins_boards).parameters) - {"seed"}
+            kw = {k: v for k, v in info.items() if k in sizes}
+        else:
+            kw = {"min_rating": info.get("min_rating", 4.0)}
+        if num_neighbors is None:
+            num_neighbors = info.get("num_neighbors", 10)
+        try:
+            exp = cls.load(dataset, num_neighbors=num_neighbors, num_walks=info.get("num_walks", 200),
+                           num_traversals=info.get("num_traversals", 3),
+                           val_fraction=info.get("val_fraction", 0.1), test_fraction=info.get("test_fraction", 0.1),
+                           seed=info.get("seed", 0), collection_dim=info.get("collection_dim", 0), **build, **kw)
+        except DataError as exc:
+            raise DataError(f"{source} records dataset {dataset!r}, which cannot be loaded again: {exc}") from None
+        if "num_items" in info and info["num_items"] != exp.graph.num_items:
+            raise ValueError(f"{source}: the run was made on {info['num_items']:,} items of {dataset!r} but loading it "
+                             f"again gives {exp.graph.num_items:,}: the data changed since")
+        return exp
+
+    @staticmethod
+    def recorded_dataset(info: Any, source: Any = "the run") -> str:
+        """The dataset a record ``info`` names (see :meth:`from_info`); a ValueError naming ``source``
+        when there is none (a damaged file, or one another program wrote)."""
+        if not isinstance(info, dict):
+            raise ValueError(f"{source}: the recorded run settings are a {type(info).__name__}, not an object: "
+                             "damaged, or not written by `python -m pinsage_edu train` or `main`")
+        dataset = info.get("dataset")
+        if not dataset or not isinstance(dataset, str):
+            raise ValueError(f"{source} records no dataset: it was not written by `python -m pinsage_edu train` or "
+                             "`main` (or is damaged)")
+        return dataset
 
     def seen_items(self, num_seen: int) -> "Experiment":
         """This experiment restricted to items ``0 … num_seen − 1`` (:meth:`Split.seen_items`): train a

@@ -43,6 +43,7 @@ from .metrics import hit_rate, mrr_scale, scaled_mrr, target_ranks
 from .minibatch import NeighborhoodFn, NeighborhoodTable
 from .model import PinSage
 from .negatives import hard_negative_band
+from .utils import check_pairs
 from .walks import PPRRanking
 from .producer import LazyRanks, Minibatch, MinibatchProducer, PrecomputedRanks, minibatches, mix_seed
 from .runs import RunDirError, RunFolder, read_run_file
@@ -53,6 +54,16 @@ __all__ = ["TrainConfig", "WarmupDecay", "Minibatch", "MinibatchProducer", "mini
 
 # the PPR rank caches under their names from before they moved to producer (tests and notebooks import them)
 _LazyRanks, _PrecomputedRanks = LazyRanks, PrecomputedRanks
+
+
+def _setting(default: Any, flag: str, group: str | None = None, help: str | None = None, **more: Any) -> Any:
+    """A :class:`TrainConfig` field with its command-line flag in the metadata: ``flag`` (the option's name),
+    ``group`` (its section of ``train --help``; None: the flag is defined elsewhere, as ``--seed`` with
+    the data options), ``help``, and where needed ``choices``, ``negate`` (a ``--no-X`` switch stored as
+    ``X = False``), ``cli_default`` (the flag's default where it differs from the field's), ``none_at``
+    (the flag's value, or one below it, that means None, as ``--grad-clip 0``), ``nargs`` and ``metavar``.
+    ``pinsage_edu.cli`` generates the ``train`` options, and names the flag in a setting's error, from these."""
+    return field(default=default, metadata={"flag": flag, "group": group, "help": help, **more})
 
 
 @dataclass(frozen=True)
@@ -88,68 +99,101 @@ class TrainConfig:
           ``early_stopping_metric`` (``"hit_rate"`` or ``"mrr"``); None: never.
         * ``checkpoint_every``: also checkpoint every this many steps (None: at epoch ends only; needs an
           output folder).
+
+    Each field's metadata holds its ``python -m pinsage_edu train`` flag (see :func:`_setting`); a setting
+    out of range raises :class:`TrainConfig.Invalid`, a ValueError that names the field
+    ``TrainConfig.NAME`` and can name it otherwise (the command line: by its flag).
     """
 
-    epochs: int = 5
-    batch_size: int = 512
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    warmup_epochs: float = 1.0
-    lr_decay: float = 0.9
-    grad_clip: float | None = 1.0
-    amp: bool = True
-    margin: float = 0.1
-    loss: str = "margin"
-    temperature: float = 0.1
-    num_shared_negatives: int = 500
-    max_hard_negatives: int = 6
-    curriculum: bool = True
-    hard_band: tuple[int, int] | None = None
-    ppr_method: str = "auto"
-    num_workers: int = 0
-    prefetch_factor: int = 2
-    sampling: str = "cpu"
-    max_steps_per_epoch: int | None = None
-    eval_k: int = 10
-    eval_pairs: int | None = None
-    eval_mrr_scale: int | None = None
-    early_stopping: int | None = None
-    early_stopping_metric: str = "hit_rate"
-    checkpoint_every: int | None = None
-    seed: int = 0
+    epochs: int = _setting(5, "--epochs", "optimisation", cli_default=10)
+    batch_size: int = _setting(512, "--batch-size", "optimisation", "global minibatch (split across ranks)")
+    optimizer: str = _setting("adam", "--optimizer", "optimisation", choices=("adam", "sgd"))
+    lr: float = _setting(1e-3, "--lr", "optimisation", "peak learning rate")
+    momentum: float = _setting(0.9, "--momentum", "optimisation", "SGD's momentum")
+    weight_decay: float = _setting(0.0, "--weight-decay", "optimisation")
+    warmup_epochs: float = _setting(1.0, "--warmup-epochs", "optimisation", "linear warm-up length (0: none)")
+    lr_decay: float = _setting(0.9, "--lr-decay", "optimisation", "learning-rate factor per epoch after warm-up")
+    grad_clip: float | None = _setting(1.0, "--grad-clip", "optimisation", "clip the gradient norm (0: no clipping)",
+                                       none_at=0)
+    amp: bool = _setting(True, "--no-amp", "optimisation", "no bf16 autocast on CUDA", negate=True)
+    margin: float = _setting(0.1, "--margin", "loss and negatives", "Δ of the max-margin loss")
+    loss: str = _setting("margin", "--loss", "loss and negatives", choices=("margin", "xent"))
+    temperature: float = _setting(0.1, "--temperature", "loss and negatives", "of the xent loss")
+    num_shared_negatives: int = _setting(500, "--shared-negatives", "loss and negatives", "per minibatch")
+    max_hard_negatives: int = _setting(6, "--max-hard", "loss and negatives",
+                                       "curriculum cap on hard negatives per query (0: none)")
+    curriculum: bool = _setting(True, "--no-curriculum", "loss and negatives",
+                                "all --max-hard hard negatives from epoch 1", negate=True)
+    hard_band: tuple[int, int] | None = _setting(None, "--band", "loss and negatives",
+                                                 "PPR rank band of hard negatives", nargs=2, metavar=("LO", "HI"))
+    ppr_method: str = _setting("auto", "--ppr-method", "loss and negatives", choices=("auto", "exact", "monte_carlo"))
+    num_workers: int = _setting(0, "--workers", "loading",
+                                "CPU processes building minibatches ahead (0: in the training process; default: 0 "
+                                "when training on the CPU, which needs its cores for the compute, else min(4, cores "
+                                "− 1))", cli_default=None)
+    prefetch_factor: int = _setting(2, "--prefetch", "loading", "minibatches each worker keeps ready")
+    sampling: str = _setting("cpu", "--sampling", "loading",
+                             "device: walks, blocks and features on the model's device (a GPU)",
+                             choices=("cpu", "device"))
+    max_steps_per_epoch: int | None = _setting(None, "--steps-per-epoch", "optimisation", "cap the steps of each epoch")
+    eval_k: int = _setting(10, "--eval-k", "evaluation", "K of the validation hit-rate@K")
+    eval_pairs: int | None = _setting(None, "--eval-pairs", "evaluation",
+                                      "evaluate on at most this many held-out pairs")
+    eval_mrr_scale: int | None = _setting(None, "--mrr-scale", "evaluation",
+                                          "rank divisor of the scaled MRR (default: by catalogue)")
+    early_stopping: int | None = _setting(None, "--early-stopping", "evaluation",
+                                          "stop after this many epochs without improvement")
+    early_stopping_metric: str = _setting("hit_rate", "--early-stopping-metric", "evaluation",
+                                          choices=("hit_rate", "mrr"))
+    checkpoint_every: int | None = _setting(None, "--checkpoint-every", "run", "also checkpoint every this many steps")
+    seed: int = _setting(0, "--seed")  # the flag is one of the data options (it also seeds the split)
+
+    class Invalid(ValueError):
+        """A setting out of range. ``str()`` names the fields ``TrainConfig.NAME``; :meth:`naming` gives the
+        same message with each field named by ``name(field)`` (the command line: its flag)."""
+
+        def __init__(self, template: str, *names: str):
+            self.template, self.names = template, tuple(names)  # template: "{0} must be …", {i} = names[i]
+            super().__init__(self.naming(lambda n: f"TrainConfig.{n}"))
+
+        def naming(self, name: Callable[[str], str]) -> str:
+            return self.template.format(*(name(n) for n in self.names))
+
+        def __reduce__(self) -> tuple:
+            return type(self), (self.template, *self.names)
 
     def __post_init__(self) -> None:
+        def invalid(name: str, problem: str) -> "TrainConfig.Invalid":
+            return TrainConfig.Invalid("{0} " + problem.replace("{", "{{").replace("}", "}}"), name)
+
         optional = ("max_steps_per_epoch", "eval_pairs", "eval_mrr_scale", "early_stopping", "checkpoint_every")
         for name in ("epochs", "batch_size", "num_shared_negatives", "eval_k", "prefetch_factor") + optional:
             v = getattr(self, name)
             if v is None and name in optional:
                 continue
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-                raise ValueError(f"TrainConfig.{name} must be a positive integer, got {v!r}")
+                raise invalid(name, f"must be a positive integer, got {v!r}")
         for name in ("max_hard_negatives", "num_workers", "seed"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise ValueError(f"TrainConfig.{name} must be an integer >= 0, got {v!r}")
-        choices = {"optimizer": ("adam", "sgd"), "loss": ("margin", "xent"), "sampling": ("cpu", "device"),
-                   "ppr_method": ("auto", "exact", "monte_carlo"), "early_stopping_metric": ("hit_rate", "mrr")}
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"TrainConfig.{name} must be one of {allowed}, got {getattr(self, name)!r}")
+                raise invalid(name, f"must be an integer >= 0, got {v!r}")
+        for f in fields(self):
+            allowed = f.metadata.get("choices")
+            if allowed is not None and getattr(self, f.name) not in allowed:
+                raise invalid(f.name, f"must be one of {allowed}, got {getattr(self, f.name)!r}")
         for name in ("lr", "temperature"):
             if not getattr(self, name) > 0:
-                raise ValueError(f"TrainConfig.{name} must be > 0, got {getattr(self, name)!r}")
+                raise invalid(name, f"must be > 0, got {getattr(self, name)!r}")
         for name in ("margin", "weight_decay", "momentum", "warmup_epochs"):
             if not getattr(self, name) >= 0:
-                raise ValueError(f"TrainConfig.{name} must be >= 0, got {getattr(self, name)!r}")
+                raise invalid(name, f"must be >= 0, got {getattr(self, name)!r}")
         if not 0 < self.lr_decay <= 1:
-            raise ValueError(f"TrainConfig.lr_decay must be in (0, 1], got {self.lr_decay!r}")
+            raise invalid("lr_decay", f"must be in (0, 1], got {self.lr_decay!r}")
         if self.grad_clip is not None and not self.grad_clip > 0:
-            raise ValueError(f"TrainConfig.grad_clip must be > 0 or None, got {self.grad_clip!r}")
+            raise invalid("grad_clip", f"must be > 0 or None, got {self.grad_clip!r}")
         if self.sampling == "device" and self.num_workers:
-            raise ValueError("TrainConfig.num_workers must be 0 with TrainConfig.sampling='device' (minibatches "
-                             "are then drawn on the model's device, in the training process)")
+            raise TrainConfig.Invalid("{0} must be 0 with {1}='device' (minibatches are then drawn on the model's "
+                                      "device, in the training process)", "num_workers", "sampling")
         if self.hard_band is not None:
             object.__setattr__(self, "hard_band", tuple(int(v) for v in self.hard_band))
 
@@ -189,18 +233,6 @@ class WarmupDecay:
         if s < self.warmup_steps:
             return (s + 1) / self.warmup_steps
         return self.lr_decay ** ((s - self.warmup_steps) / self.steps_per_epoch)
-
-
-def _check_pairs(name: str, pairs: Any, num_items: int) -> torch.Tensor:
-    p = torch.as_tensor(pairs)
-    if p.dim() != 2 or p.shape[1] != 2 or p.is_floating_point() or p.dtype == torch.bool:
-        raise ValueError(f"{name} must be an integer [P, 2] tensor of (query, item) pairs, got "
-                         f"{p.dtype} {tuple(p.shape)}")
-    p = p.long()
-    if p.numel() and (int(p.min()) < 0 or int(p.max()) >= num_items):
-        raise ValueError(f"{name} hold item {int(p.max()) if int(p.max()) >= num_items else int(p.min())}, "
-                         f"outside the {num_items} items of the features")
-    return p
 
 
 @dataclass
@@ -312,7 +344,7 @@ def evaluate_pairs(model: PinSage, features: torch.Tensor, neighborhood_fn: Neig
     With a :class:`~pinsage_edu.minibatch.NeighborhoodTable` every item is embedded layer by layer
     (:func:`~pinsage_edu.inference.embed_all`, in this process alone); with fresh walks, by minibatches.
     """
-    p = _check_pairs("pairs", pairs, features.shape[0])
+    p = check_pairs("pairs", pairs, features.shape[0])
     if isinstance(neighborhood_fn, NeighborhoodTable):
         z = embed_all(model, neighborhood_fn, features, world=World())
     else:
@@ -494,10 +526,10 @@ class Trainer:
         self.world = world()
         self.model, dev = model, model.device
         N = features.shape[0]
-        pairs = _check_pairs("train_pairs", train_pairs, N).cpu()
+        pairs = check_pairs("train_pairs", train_pairs, N).cpu()
         if pairs.shape[0] == 0:
             raise ValueError("train_pairs is empty: nothing to train on")
-        val = _check_pairs("val_pairs", val_pairs, N).cpu() if val_pairs is not None else None
+        val = check_pairs("val_pairs", val_pairs, N).cpu() if val_pairs is not None else None
         if val is not None and c.eval_pairs is not None and val.shape[0] > c.eval_pairs:
             pick = torch.randperm(val.shape[0], generator=torch.Generator().manual_seed(c.seed))[: c.eval_pairs]
             val = val[torch.sort(pick).values]
