@@ -337,6 +337,13 @@ def _run(args: list[str], env: dict | None = None, timeout: int = 300) -> subpro
                           env={**os.environ, "PYTHONHASHSEED": "0", **(env or {})})
 
 
+def _failure(proc: subprocess.CompletedProcess) -> str:
+    """What a failed run printed: the head and the tail of stderr (torchrun's summary alone hides which rank
+    failed where), and the tail of stdout."""
+    err = proc.stderr if len(proc.stderr) < 6000 else proc.stderr[:3000] + "\n…\n" + proc.stderr[-3000:]
+    return f"stderr:\n{err}\nstdout (tail):\n{proc.stdout[-1500:]}"
+
+
 def _params(out: Path) -> dict[str, torch.Tensor]:
     return load_checkpoint(out / "last.pt")["model"]
 
@@ -400,7 +407,7 @@ DDP = ["--dataset", "ml-latest-small", "train", "--epochs", "1", "--steps-per-ep
 
 def test_torchrun_two_gloo_ranks_stay_in_sync_and_match_one_process(tmp_path):
     ddp = _run([*TORCHRUN, "-m", "pinsage_edu", *DDP, "--out", str(tmp_path / "ddp")], env={"OMP_NUM_THREADS": "1"})
-    assert ddp.returncode == 0, ddp.stderr[-3000:]
+    assert ddp.returncode == 0, _failure(ddp)
     assert ddp.stdout.count("epoch  hard/q") == 1  # rank 0 alone prints the epoch table
     end = json.loads((tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()[-1])
     assert end["type"] == "end" and end["world_size"] == 2
@@ -490,12 +497,12 @@ def test_a_ddp_run_resumed_equals_an_uninterrupted_one(tmp_path):
     args = [*DDP[:-2], "--max-hard", "2", "--dropout", "0.2", "--epochs", "2"]
     env = {"OMP_NUM_THREADS": "1"}
     whole = _run([*TORCHRUN, "-m", "pinsage_edu", *args, "--out", str(tmp_path / "whole")], env=env)
-    assert whole.returncode == 0, whole.stderr[-3000:]
+    assert whole.returncode == 0, _failure(whole)
     first = _run([*TORCHRUN, "-m", "pinsage_edu", *args, "--epochs", "1", "--out", str(tmp_path / "part")], env=env)
-    assert first.returncode == 0, first.stderr[-3000:]
+    assert first.returncode == 0, _failure(first)
     assert len(load_checkpoint(tmp_path / "part" / "last.pt")["rng"]) == 2  # both ranks' generators
     rest = _run([*TORCHRUN, "-m", "pinsage_edu", *args, "--out", str(tmp_path / "part"), "--resume"], env=env)
-    assert rest.returncode == 0, rest.stderr[-3000:]
+    assert rest.returncode == 0, _failure(rest)
     a, b = _params(tmp_path / "whole"), _params(tmp_path / "part")
     for name in a:
         assert torch.equal(a[name], b[name]), name
