@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,10 +125,33 @@ def init_distributed(device: str | torch.device = "cpu") -> tuple[World, torch.d
     return w, device
 
 
-def close_distributed() -> None:
-    """Leave the process group, if one was joined."""
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
+_LEAVING = "pinsage_edu/leaving"
+
+
+def close_distributed(wait_s: float = 10.0) -> None:
+    """Leave the process group, if one was joined — together.
+
+    Each rank first counts itself out in the process group's key-value store and waits (at most
+    ``wait_s``) until every rank has: a rank counts itself out only after its last collective returned,
+    so when all have, no gloo message is in flight anywhere. Destroying the group while a peer is still
+    finishing a collective (a barrier returns on one rank before the other has read its last message)
+    makes the peer's gloo thread abort the process ("terminate called without an active exception").
+    A rank whose peers never come (one failed alone) leaves after ``wait_s``, as it would have at once.
+    """
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    size = dist.get_world_size()
+    if size > 1:
+        try:
+            # torch keeps no public handle on the default group's store; without it, leave as before
+            store = dist.distributed_c10d._get_default_store()
+            deadline = time.monotonic() + wait_s
+            if store.add(_LEAVING, 1) < size:
+                while store.add(_LEAVING, 0) < size and time.monotonic() < deadline:
+                    time.sleep(0.005)
+        except Exception:  # noqa: BLE001 — leaving must never raise over the error that brought us here
+            pass
+    dist.destroy_process_group()
 
 
 def parameter_checksum(module: torch.nn.Module) -> str:

@@ -332,9 +332,22 @@ KILLER = textwrap.dedent("""
 """)
 
 
+TEARDOWN_ABORT = "terminate called without an active exception"
+
+
 def _run(args: list[str], env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "PYTHONHASHSEED": "0", **(env or {})})
+    """Run a command. A torchrun launch that fails only by a gloo rank aborting at teardown (seen once in
+    CI, on a loaded machine, never by hand: see the closing notes) is run once more, and the abort is
+    reported as a warning in the test summary — the results are still compared exactly."""
+    def once() -> subprocess.CompletedProcess:
+        return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                              env={**os.environ, "PYTHONHASHSEED": "0", **(env or {})})
+    proc = once()
+    if proc.returncode != 0 and "torch.distributed.run" in args and TEARDOWN_ABORT in proc.stderr:
+        import warnings
+        warnings.warn(f"a torchrun rank aborted at teardown; ran again. {_failure(proc)}")
+        proc = once()
+    return proc
 
 
 def _failure(proc: subprocess.CompletedProcess) -> str:
