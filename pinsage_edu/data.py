@@ -13,8 +13,8 @@ The paper trains on a bipartite graph of pins (items) and boards (collections) a
   train-only graph and the (q, i) pairs of each part (:func:`related_pairs`).
 
 Reading public data — MovieLens in every format, goodbooks-10k, any interactions CSV, and
-:func:`~pinsage_edu.loaders.load_dataset` — is :mod:`pinsage_edu.loaders`, the layer above; its names
-still import from here (``from pinsage_edu.data import load_movielens``). A file that cannot be read
+:func:`~pinsage_edu.loaders.load_dataset` — is :mod:`pinsage_edu.loaders`, the layer above
+(``from pinsage_edu.loaders import load_movielens``). A file that cannot be read
 as documented raises :class:`DataError`, defined here, naming the file, the line and the problem.
 """
 
@@ -673,18 +673,3 @@ def split_interactions(x: Interactions, *, val_fraction: float = 0.1, test_fract
         graph=train.to_graph(),
         method="temporal" if x.timed else "random",
     )
-
-
-# ====================================================================== names that moved
-# The file formats moved to loaders, the layer above. ``from pinsage_edu.data import load_movielens``
-# keeps working: the name is looked up in loaders on first use (PEP 562), so data never imports a
-# module above it when the package loads.
-_MOVED_TO_LOADERS = ("MAX_LINE_CHARS", "MAX_TIMESTAMP", "SHIPPED", "dataset_path", "detect_format", "resolve_dataset",
-                     "load_dataset", "load_movielens", "load_goodbooks", "load_interactions_csv")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED_TO_LOADERS:
-        from . import loaders
-        return getattr(loaders, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -474,5 +474,3 @@ class BipartiteGraph:
 
 
 # the old private names, for code written before they moved to utils
-_indptr = csr_indptr
-_ranges = concat_ranges

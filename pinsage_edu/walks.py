@@ -751,21 +751,3 @@ def ppr_rank(graph: BipartiteGraph, queries: Any, k: int | None = None, *, metho
             i_, s_, m_ = top_per_row(rows, items, values, q.numel(), k)
         ids[lo:lo + chunk_size], scores[lo:lo + chunk_size], mask[lo:lo + chunk_size] = i_, s_, m_
     return PPRRanking(queries=queries, ids=ids, scores=scores, mask=mask)
-
-
-# ====================================================================== names that moved
-# Private names other modules used to import from here (now public in utils), and the Pixie
-# baseline (now in baselines, above this module). ``from pinsage_edu.walks import pixie_recommend``
-# keeps working for notebooks written before the move: looked up on first use (PEP 562), so walks
-# never imports a module above it when the package loads.
-_TensorFields = TensorFields
-_check_positive_int = check_positive_int
-_generator = make_generator
-_MOVED_TO_BASELINES = ("PixieResult", "pixie_recommend", "pixie_recommend_batch")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED_TO_BASELINES:
-        from . import baselines
-        return getattr(baselines, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -18,7 +18,7 @@ import platform
 import torch
 
 import pinsage_edu
-from pinsage_edu.data import SHIPPED, dataset_path
+from pinsage_edu.loaders import SHIPPED, dataset_path
 from pinsage_edu.utils import seed_everything
 
 seed_everything(0)

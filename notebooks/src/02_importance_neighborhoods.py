@@ -19,8 +19,8 @@ import torch
 import pinsage_edu
 from pinsage_edu import exercises, load_dataset, viz, widgets
 from pinsage_edu.utils import seed_everything
-from pinsage_edu.walks import (importance_neighborhoods, personalized_pagerank, pixie_recommend,
-                               pixie_recommend_batch, ppr_rank, random_walks, top_neighbors,
+from pinsage_edu.baselines import pixie_recommend, pixie_recommend_batch
+from pinsage_edu.walks import (importance_neighborhoods, personalized_pagerank, ppr_rank, random_walks, top_neighbors,
                                uniform_neighborhoods, visit_counts)
 
 seed_everything(0)

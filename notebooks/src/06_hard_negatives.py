@@ -29,7 +29,8 @@ from pinsage_edu.negatives import (PAPER_BAND, PAPER_CATALOGUE, curriculum_sched
                                    hard_negatives)
 from pinsage_edu.train import TrainConfig, train_pinsage
 from pinsage_edu.utils import seed_everything
-from pinsage_edu.walks import pixie_recommend_batch, ppr_rank
+from pinsage_edu.baselines import pixie_recommend_batch
+from pinsage_edu.walks import ppr_rank
 
 seed_everything(0)
 print(f"pinsage_edu {pinsage_edu.__version__} · torch {torch.__version__}")

@@ -39,7 +39,7 @@ from pinsage_edu.minibatch import sample_blocks
 from pinsage_edu.model import PinSage, PinSageConfig
 from pinsage_edu.train import TrainConfig
 from pinsage_edu.utils import seed_everything
-from pinsage_edu.walks import pixie_recommend
+from pinsage_edu.baselines import pixie_recommend
 from pinsage_edu.viz import diagram_arrow as arrow, diagram_box as box
 
 seed_everything(0)
