@@ -62,6 +62,7 @@ __all__ = [
     "ppr_rank",
     "walk_steps",
     "count_visits",
+    "random_tie_order",
     "top_per_row",
     "check_weighted",
 ]
@@ -428,14 +429,17 @@ def _top_dense(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor
     return ids, vals, mask
 
 
-def top_per_row(rows: torch.Tensor, items: torch.Tensor, values: torch.Tensor, num_rows: int, k: int,
+def top_per_row(rows: torch.Tensor, items: torch.Tensor, values: torch.Tensor, num_rows: int, k: int, *,
+                tie: torch.Tensor | None = None, tie_range: int = 0,
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The ``k`` largest ``values`` of each row, ties broken by the smaller item id.
+    """The ``k`` largest ``values`` of each row; equal values ordered by ``tie`` (smaller first).
 
-    Entries must be sorted by (row, item) with positive values. Returns ``(ids [R, k], values [R, k],
-    mask [R, k])``, padded with ``-1`` / 0 / False. Vectorised: every row is laid out in a padded
-    [R, D] matrix of integer keys ``value · (D + 1) + (D − position)`` — unique within a row and
-    ordered by (value desc, item asc) — and one ``topk`` picks all rows at once. Non-negative
+    Entries must be grouped by row (``rows`` non-decreasing) with positive values. ``tie`` is an
+    integer per entry in ``[0, tie_range)``, distinct within a row; without it, ties go to the
+    earlier entry (the smaller item when entries are sorted by (row, item)). Returns ``(ids [R, k],
+    values [R, k], mask [R, k])``, padded with ``-1`` / 0 / False. Vectorised: every row is laid out
+    in a padded [R, D] matrix of integer keys ``value · M + (M − 1 − tie)`` — distinct within a row
+    and ordered by (value desc, tie asc) — and one ``topk`` picks all rows at once. Non-negative
     float32 values keep their order when read as int32 bit patterns, so counts and scores share the path.
     """
     dev = rows.device
@@ -452,12 +456,13 @@ def top_per_row(rows: torch.Tensor, items: torch.Tensor, values: torch.Tensor, n
     if D == 0:
         return ids, vals, torch.zeros((num_rows, k), dtype=torch.bool, device=dev)
     pos = torch.arange(rows.numel(), device=dev) - starts.index_select(0, rows)
+    if tie is None:
+        tie, tie_range = pos, D
     packed = torch.full((num_rows * D,), -1, dtype=torch.long, device=dev)
-    packed.index_copy_(0, rows * D + pos, ikey * (D + 1) + (D - pos))
+    packed.index_copy_(0, rows * D + pos, ikey * tie_range + (tie_range - 1 - tie))
     kk = min(k, D)
-    top, _ = torch.topk(packed.view(num_rows, D), kk, dim=1)
+    top, where = torch.topk(packed.view(num_rows, D), kk, dim=1)  # where: the entry's position in its row
     found = top >= 0
-    where = D - torch.remainder(top, D + 1)  # position within the row
     flat = (starts.unsqueeze(1) + where).clamp(0, max(rows.numel() - 1, 0))
     ids[:, :kk] = torch.where(found, items[flat], -1)
     vals[:, :kk] = torch.where(found, values[flat], torch.zeros((), dtype=values.dtype, device=dev))
@@ -466,44 +471,55 @@ def top_per_row(rows: torch.Tensor, items: torch.Tensor, values: torch.Tensor, n
     return ids, vals, mask
 
 
-def top_neighbors(visits: VisitCounts, num_neighbors: int) -> Neighborhoods:
+def random_tie_order(rows: torch.Tensor, items: torch.Tensor, num_rows: int, num_items: int,
+                     generator: torch.Generator) -> torch.Tensor:
+    """A random relabelling of each row's items, for breaking ties: ``(a·v + b_row) mod N``.
+
+    ``a`` (coprime to N, one per call) and ``b_row`` (one shift per row) are drawn from ``generator``,
+    so the map is a bijection of the item ids — distinct within a row — at the cost of two element-wise
+    operations per entry and no sort. It is not a uniform permutation: within one call the shared ``a``
+    makes rows' orders related, but over calls (every minibatch draws afresh) each of two tied items
+    comes first half the time, so no item is favoured for its id.
+    """
+    N, dev = num_items, rows.device
+    if N < 2:
+        return torch.zeros_like(items)
+    a = 1
+    if N >= 3:
+        a = int(torch.randint(1, N, (1,), generator=generator, device=dev))
+        while math.gcd(a, N) != 1:
+            a = a % (N - 1) + 1
+    b = torch.randint(0, N, (num_rows,), generator=generator, device=dev)
+    return torch.remainder(items * a + b.index_select(0, rows), N)
+
+
+def top_neighbors(visits: VisitCounts, num_neighbors: int, *,
+                  generator: torch.Generator | int | None = None) -> Neighborhoods:
     """The top-T cut: each seed's ``num_neighbors`` most visited items, counts L1-normalised into α.
 
     ``α_v = c_v / Σ_{v' in top-T} c_v'`` — normalised over the *kept* neighbours, so each row sums to 1.
-    Seeds with fewer than T visited items are padded (id −1, weight 0, mask False).
+    Items tied on visits at the cut are ordered **at random** (:func:`random_tie_order`, drawn from
+    ``generator``): at 200 walks most counts are small (a popular movie's runners-up are visited 3
+    times each), so ties at the cut are the rule, and breaking them by the smaller id would tilt every
+    neighbourhood towards low ids (in MovieLens, the oldest films). Seeds with fewer than T visited
+    items are padded (id −1, weight 0, mask False).
     """
     T = check_positive_int("num_neighbors", num_neighbors)
-    ids, counts, mask = top_per_row(visits.rows, visits.items, visits.counts, visits.seeds.numel(), T)
+    gen = make_generator(generator, visits.rows.device)
+    S, N = visits.seeds.numel(), visits.num_items
+    tie = random_tie_order(visits.rows, visits.items, S, N, gen)
+    ids, counts, mask = top_per_row(visits.rows, visits.items, visits.counts, S, T, tie=tie, tie_range=max(N, 1))
     w = counts.to(torch.float32)
     w = w / w.sum(1, keepdim=True).clamp_min(1e-12)
     return Neighborhoods(seeds=visits.seeds, ids=ids, weights=w, mask=mask)
 
 
 def _importance_top(graph: BipartiteGraph, seeds: torch.Tensor, T: int, walk: dict[str, Any]) -> Neighborhoods:
-    """Visit counts, then the top-T cut, with items tied at the cut ordered at random rather than by id.
-
-    At 200 walks most counts are small (a popular movie's runners-up are visited 3 times each), so
-    ties at the cut are the rule; breaking them by the smaller id would tilt every neighbourhood
-    towards low ids (in MovieLens, the oldest films). Items are renamed by a random affine bijection
-    ``v ↦ (a·v + b_s) mod N`` (a coprime to N, a shift b_s per seed, drawn from the walks' generator)
-    before counting, so the count's own sort orders tied items randomly, at the cost of two
-    element-wise operations per visit; the kept ids are mapped back.
-    """
-    rows, items, _ = _visits(graph, seeds, **walk)
-    N, S = graph.num_items, seeds.numel()
-    if N >= 3:
-        gen = walk["generator"]
-        a = int(torch.randint(1, N, (1,), generator=gen, device=graph.device))
-        while math.gcd(a, N) != 1:
-            a = a % (N - 1) + 1
-        b = torch.randint(0, N, (S,), generator=gen, device=graph.device)  # one shift per seed: its own order
-        items = torch.remainder(items * a + b.index_select(0, rows), N)
-    rows, mapped, counts = count_visits(rows, items, S, N)
-    ids, c, mask = top_per_row(rows, mapped, counts, S, T)
-    if N >= 3:
-        ids = torch.where(mask, torch.remainder((ids - b.unsqueeze(1)) * pow(a, -1, N), N), ids)
-    w = c.to(torch.float32)
-    return Neighborhoods(seeds=seeds, ids=ids, weights=w / w.sum(1, keepdim=True).clamp_min(1e-12), mask=mask)
+    """Visit counts of fresh walks from ``seeds``, then :func:`top_neighbors` with the walks' generator."""
+    rows, items, num_walks = _visits(graph, seeds, **walk)
+    r, it, c = count_visits(rows, items, seeds.numel(), graph.num_items)
+    visits = VisitCounts(seeds=seeds, rows=r, items=it, counts=c, num_items=graph.num_items, num_walks=num_walks)
+    return top_neighbors(visits, T, generator=walk["generator"])
 
 
 def importance_neighborhoods(graph: BipartiteGraph, seeds: Any, num_neighbors: int = 50, *, num_walks: int = 200,
@@ -518,7 +534,7 @@ def importance_neighborhoods(graph: BipartiteGraph, seeds: Any, num_neighbors: i
     return to it. An item with no collections gets an empty (all-padding) neighbourhood. Seeds are
     walked ``chunk_size`` at a time, so memory stays bounded when a caller asks for every item of a
     large graph at once. Items tied on visits at the top-T cut are ordered at random (see
-    :func:`_importance_top`), not by id. Deterministic for a given generator state (and chunk size).
+    :func:`top_neighbors`), not by id. Deterministic for a given generator state (and chunk size).
     """
     T = check_positive_int("num_neighbors", num_neighbors)
     chunk_size = check_positive_int("chunk_size", chunk_size)

@@ -99,7 +99,7 @@ def render_neighborhood(dataset: Dataset, graph: BipartiteGraph, title: str, *, 
     fig = plot_visit_counts(items, counts, titles, num_neighbors,
                             title=f"{titles[item]}: {num_walks} walks of ≤ {num_traversals} traversals, "
                                   f"{items.numel()} items visited")
-    imp = top_neighbors(visits, num_neighbors)
+    imp = top_neighbors(visits, num_neighbors, generator=seed)
     uni = uniform_neighborhoods(graph, [item], num_neighbors, generator=seed)
     lines = [f"{titles[item]} — importance neighbours (α, title) | uniform two-hop neighbours"]
     for r in range(num_neighbors):

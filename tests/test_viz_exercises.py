@@ -101,9 +101,12 @@ def test_render_two_hop_names_an_unknown_title():
 
 
 # ---------------------------------------------------------------------------- notebook 02: walks
-def _top_t_solution(items, counts, T):
-    by_id = torch.argsort(items)
-    items, counts = items[by_id], counts[by_id]
+def _top_t_solution(items, counts, T, shuffle_seed=None):
+    if shuffle_seed is None:
+        order = torch.argsort(items)  # ties: smaller id first
+    else:
+        order = torch.randperm(items.numel(), generator=torch.Generator().manual_seed(shuffle_seed))  # ties: random
+    items, counts = items[order], counts[order]
     keep = torch.sort(-counts, stable=True).indices[:T]
     ids, w = torch.full((T,), -1), torch.zeros(T)
     ids[: keep.numel()] = items[keep]
@@ -137,8 +140,9 @@ def test_ppr_convergence_figure_has_both_panels():
     assert len(fig.axes) == 2 and fig.axes[0].get_xscale() == "log"
 
 
-def test_check_top_t_accepts_a_right_answer(capsys):
-    exercises.check_top_t(_top_t_solution)
+@pytest.mark.parametrize("shuffle_seed", [None, 0, 1, 2])
+def test_check_top_t_accepts_a_right_answer_with_any_tie_order(capsys, shuffle_seed):
+    exercises.check_top_t(lambda i, c, T: _top_t_solution(i, c, T, shuffle_seed))
     assert "check_top_t: correct on 4 cases" in capsys.readouterr().out
 
 
@@ -147,6 +151,8 @@ def test_check_top_t_accepts_a_right_answer(capsys):
     (lambda i, c, T: (_top_t_solution(i, c, T)[0].flip(0), _top_t_solution(i, c, T)[1].flip(0)), "wrong order"),
     (lambda i, c, T: (_top_t_solution(i, c, T)[0], _top_t_solution(i, c, T)[1] * 0.5), "sum of the kept counts"),
     (lambda i, c, T: (torch.full((T,), 0), torch.zeros(T)), "never invent neighbours"),
+    (lambda i, c, T: (torch.where(torch.arange(T) < min(T, i.numel()), i[:1].repeat(T) if i.numel() else -1, -1),
+                      _top_t_solution(i, c, T)[1]), "never repeat one"),
     (lambda i, c, T: [0] * T, "pair of tensors"),
 ])
 def test_check_top_t_explains_a_wrong_answer(wrong, hint):

@@ -198,16 +198,40 @@ def test_the_star_neighbourhood_is_every_other_item_equally(star):
     assert sorted(kept.ids[0].tolist()) == [0, 1, 2, 3, 4]
 
 
-def test_top_t_cut_ranks_by_count_then_smaller_id():
+def test_top_t_cut_ranks_by_count_and_breaks_ties_at_random():
     visits = W.VisitCounts(seeds=torch.tensor([7, 8, 9]), rows=torch.tensor([0, 0, 0, 0, 1, 1]),
                            items=torch.tensor([1, 3, 4, 6, 2, 5]), counts=torch.tensor([5, 9, 5, 1, 2, 2]),
                            num_items=10, num_walks=10)
-    n = W.top_neighbors(visits, 3)
-    assert n.ids.tolist() == [[3, 1, 4], [2, 5, -1], [-1, -1, -1]]
-    assert torch.allclose(n.weights, torch.tensor([[9 / 19, 5 / 19, 5 / 19], [0.5, 0.5, 0.0], [0.0, 0.0, 0.0]]))
-    assert torch.equal(n.seeds, torch.tensor([7, 8, 9]))
+    firsts, seconds = [], []
+    for seed in range(200):
+        n = W.top_neighbors(visits, 3, generator=seed)
+        assert n.ids[0, 0] == 3 and sorted(n.ids[0, 1:].tolist()) == [1, 4]  # 9 visits, then the tie 1 / 4
+        assert sorted(n.ids[1, :2].tolist()) == [2, 5] and n.ids[1:, 2:].tolist() == [[-1], [-1]]
+        assert n.ids[2].tolist() == [-1, -1, -1]
+        assert torch.allclose(n.weights, torch.tensor([[9 / 19, 5 / 19, 5 / 19], [0.5, 0.5, 0.0], [0.0, 0.0, 0.0]]))
+        firsts.append(int(n.ids[0, 1]))
+        seconds.append(int(n.ids[1, 0]))
+        assert torch.equal(n.ids, W.top_neighbors(visits, 3, generator=seed).ids)  # reproducible
+    # over calls, each tied item comes first about half the time (not the smaller id every time)
+    assert 70 <= firsts.count(1) <= 130 and 70 <= seconds.count(2) <= 130
+    # at a cut of 2, the tied pair shares one place: each item wins it about half the time
+    cut = [int(W.top_neighbors(visits, 2, generator=s).ids[0, 1]) for s in range(200)]
+    assert set(cut) == {1, 4} and 70 <= cut.count(1) <= 130
+    assert torch.equal(W.top_neighbors(visits, 3, generator=0).seeds, torch.tensor([7, 8, 9]))
     items, counts = visits.of(0)
     assert items.tolist() == [3, 1, 4, 6] and counts.tolist() == [9, 5, 5, 1]
+
+
+def test_top_per_row_orders_ties_by_the_given_key():
+    rows, items = torch.tensor([0, 0, 0, 1, 1]), torch.tensor([2, 5, 7, 1, 3])
+    values = torch.tensor([4, 4, 1, 3, 3])
+    ids, vals, mask = W.top_per_row(rows, items, values, 2, 2)
+    assert ids.tolist() == [[2, 5], [1, 3]] and vals.tolist() == [[4, 4], [3, 3]] and bool(mask.all())
+    ids, _, _ = W.top_per_row(rows, items, values, 2, 2, tie=torch.tensor([9, 0, 4, 5, 2]), tie_range=10)
+    assert ids.tolist() == [[5, 2], [3, 1]]
+    ids, vals, _ = W.top_per_row(rows, items, values.float() / 2, 2, 3, tie=torch.tensor([9, 0, 4, 5, 2]),
+                                 tie_range=10)
+    assert ids.tolist() == [[5, 2, 7], [3, 1, -1]] and vals.tolist() == [[2.0, 2.0, 0.5], [1.5, 1.5, 0.0]]
 
 
 def test_importance_neighbourhoods_follow_truncated_ppr_on_real_data(ml_small_split):

@@ -114,6 +114,12 @@ for i, c in zip(items[:5].tolist(), counts[:5].tolist()):
 # whose walks visit fewer than T distinct items gets a shorter neighbourhood, padded with id −1 and
 # weight 0 (never with made-up neighbours); an item in no collection gets an empty one.
 #
+# **Ties.** At a few hundred walks most counts are small — a popular movie's runners-up are visited
+# three times each — so several items often share the count at the cut. Keeping the smaller id would
+# tilt every neighbourhood towards low ids (in MovieLens, the oldest films), so `top_neighbors` orders
+# tied items **at random**, reproducibly from its `generator` — the same function, with the walks' own
+# generator, that `importance_neighborhoods` and training use.
+#
 # > Our remark: the paper L1-normalises the counts of all visited items and then cuts to the top T;
 # > we renormalise over the kept T so that α sums to 1 (at T = 10 the kept items hold only a few
 # > percent of all visits here). For a weighted *mean* — importance pooling, notebook 03 — the two
@@ -126,7 +132,7 @@ plt.show()
 
 # %%
 # NBVAL_CHECK_OUTPUT
-nb = top_neighbors(visits, T)
+nb = top_neighbors(visits, T, generator=0)
 print("ids    ", nb.ids[0].tolist())
 print("weights", [round(x, 3) for x in nb.weights[0].tolist()])
 assert abs(float(nb.weights[0].sum()) - 1.0) < 1e-6 and bool(nb.mask.all())
@@ -135,16 +141,19 @@ assert abs(float(nb.weights[0].sum()) - 1.0) < 1e-6 and bool(nb.mask.all())
 # ### Exercise 1 — from visit counts to a neighbourhood
 #
 # Write `my_top_t(items, counts, T)`: given one seed's visited items (in any order) and their counts,
-# return `(ids, weights)` of length `T` — the T most visited items (most visited first; equal counts:
-# smaller id first), weights L1-normalised over the kept items, padded with −1 / 0. Hints:
-# `torch.argsort`, `torch.sort(..., stable=True)`, and normalise by the sum of the *kept* counts.
+# return `(ids, weights)` of length `T` — the T most visited items (most visited first; equal counts
+# in random order, as the library does), weights L1-normalised over the kept items, padded with −1 / 0.
+# Hints: shuffle with `torch.randperm`, then `torch.sort(..., stable=True)` by count keeps the shuffled
+# order among ties; normalise by the sum of the *kept* counts. The checker accepts any order of tied items.
 # The solution is in the collapsed cell below; the checker runs in the cell after it.
 
 # %%
 def my_top_t(items: torch.Tensor, counts: torch.Tensor, T: int) -> tuple[torch.Tensor, torch.Tensor]:
     ### BEGIN SOLUTION
-    by_id = torch.argsort(items)  # so a stable sort by count leaves ties in id order
-    items, counts = items[by_id], counts[by_id]
+    # shuffle (with a generator of our own, leaving the notebook's RNG alone), so that a stable sort
+    # by count leaves tied items in random order
+    shuffle = torch.randperm(items.numel(), generator=torch.Generator().manual_seed(0))
+    items, counts = items[shuffle], counts[shuffle]
     keep = torch.sort(-counts, stable=True).indices[:T]
     ids = torch.full((T,), -1, dtype=torch.long)
     weights = torch.zeros(T)
@@ -245,7 +254,7 @@ for n_walks in PRESET["walk_counts"]:
     v = visit_counts(g, [matrix], num_walks=n_walks, generator=3)
     freq = v.dense()[0].float()
     distances.append(float((freq / freq.sum() - exact).abs().sum()))
-    overlaps.append(len(exact_top & set(top_neighbors(v, T).ids[0].tolist())) / T)
+    overlaps.append(len(exact_top & set(top_neighbors(v, T, generator=3).ids[0].tolist())) / T)
 fig = viz.plot_ppr_convergence(PRESET["walk_counts"], distances, overlaps)
 plt.show()
 
@@ -288,7 +297,7 @@ base = importance_neighborhoods(g, [matrix], T, num_walks=20_000, num_traversals
 reached, same_as_one, popularity = [], [], []
 for L in trav_range:
     v = visit_counts(g, [matrix], num_walks=20_000, num_traversals=L, termination_prob=0.0, generator=4)
-    n = top_neighbors(v, T)
+    n = top_neighbors(v, T, generator=4)
     reached.append(v.items.numel())
     same_as_one.append(len(set(n.ids[0].tolist()) & set(base.ids[0].tolist())) / T)
     popularity.append(float(g.item_degrees[n.ids[0]].float().mean()))
@@ -303,7 +312,7 @@ mass = [float(c3[:t].sum() / c3.sum()) for t in Ts]
 val_q, val_answer = split.val_pairs[:, 0], split.val_pairs[:, 1]
 val_visits = visit_counts(g, val_q, num_walks=200, generator=5)
 T_quality = [5, 10, 20, 50]
-hit_at_T = [float((top_neighbors(val_visits, t).ids == val_answer[:, None]).any(1).float().mean()) for t in T_quality]
+hit_at_T = [float((top_neighbors(val_visits, t, generator=5).ids == val_answer[:, None]).any(1).float().mean()) for t in T_quality]
 
 fig, axes = plt.subplots(1, 4, figsize=(17, 3.8))
 axes[0].plot(trav_range, reached, "o-")

@@ -274,13 +274,13 @@ exercises.check_reindex(my_reindex)
 #
 # One set of walks serves every T: we count the visits of 200 walks from every item once
 # (`visit_counts`) and cut the same counts at each T (`top_neighbors`), which is also what
-# `NeighborhoodTable.build` does (it walks in chunks and orders items tied at the cut at random rather
-# than by the smaller id, so its neighbourhoods differ in detail but not in method).
+# `NeighborhoodTable.build` does (it draws its own walks, in chunks, so its neighbourhoods differ in
+# detail but not in method: the same cut, items tied at the cut ordered at random).
 
 # %%
 Ts, Ks = [5, 10, 20, 50], [1, 2, 3]
 visits = visit_counts(g, torch.arange(g.num_items), generator=0)
-tables = {T: NeighborhoodTable(top_neighbors(visits, T)) for T in Ts}
+tables = {T: NeighborhoodTable(top_neighbors(visits, T, generator=0)) for T in Ts}
 
 pair_order = torch.randperm(len(split.train_pairs), generator=torch.Generator().manual_seed(0))
 B = PRESET["batch_size"]
