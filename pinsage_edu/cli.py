@@ -29,7 +29,7 @@ import types
 import typing
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -48,11 +48,6 @@ from .model import PinSage, PinSageConfig
 from .threads import use_free_cpus
 from .train import EPOCH_TABLE_LEGEND, RunDirError, TrainConfig, read_run_file, train_pinsage
 from .walks import importance_neighborhoods
-
-# the `train` flags of PinSageConfig's fields (the TrainConfig fields carry theirs in their metadata)
-_MODEL_FLAGS = {"num_neighbors": "-T", "hidden_dim": "--hidden-dim", "embed_dim": "--embed-dim",
-                "num_layers": "--layers", "input_dim": "--input-dim", "pooling": "--pooling", "dropout": "--dropout",
-                "normalize_output": "--no-normalize-output"}
 
 DEFAULT_DATASETS = (*SHIPPED, "synthetic")
 # the dataset `main`, `train` and `neighbors` use without --dataset (`summary` goes through all of DEFAULT_DATASETS)
@@ -136,14 +131,17 @@ def neighbors(datasets: list[str], *, title: str, num_neighbors: int, num_walks:
     return 0
 
 
-def _flag_dest(flag: str) -> str:
-    """The attribute argparse stores a flag's value in: ``--max-hard`` → ``max_hard``."""
-    return flag.lstrip("-").replace("-", "_")
+def _flag_dest(meta: Any) -> str:
+    """The attribute argparse stores a field's flag in, by argparse's rule: the first long option string
+    (``--max-hard`` → ``max_hard``; ``-T`` with alias ``--num-neighbors`` → ``num_neighbors``)."""
+    strings = (meta["flag"], *meta.get("aliases", ()))
+    return next((f for f in strings if f.startswith("--")), strings[0]).lstrip("-").replace("-", "_")
 
 
-def _train_flag(name: str) -> str:
-    """The flag of TrainConfig field ``name``, from its metadata (``max_hard_negatives`` → ``--max-hard``)."""
-    return next(f.metadata["flag"] for f in fields(TrainConfig) if f.name == name)
+def _flag_of(config: type) -> Callable[[str], str]:
+    """Field name → its flag, from ``config``'s field metadata (``max_hard_negatives`` → ``--max-hard``)."""
+    flags = {f.name: f.metadata["flag"] for f in fields(config) if "flag" in f.metadata}
+    return lambda name: flags.get(name, name)
 
 
 def _value_type(hint: Any) -> Any:
@@ -156,18 +154,20 @@ def _value_type(hint: Any) -> Any:
     return hint
 
 
-def _add_train_config_options(group: Any, name: str) -> None:
-    """The ``train`` options of the TrainConfig fields whose metadata puts them in section ``name`` of
-    ``train --help``, generated from the metadata (flag, help, choices, ``negate`` for a ``--no-X``
-    switch, ``cli_default`` where the flag's default differs from the field's, ``nargs``, ``metavar``)."""
-    hints = typing.get_type_hints(TrainConfig)
-    for f in fields(TrainConfig):
+def _add_config_options(group: Any, name: str, config: type = TrainConfig) -> None:
+    """The ``train`` options of the ``config`` fields (TrainConfig's or PinSageConfig's) whose metadata puts
+    them in section ``name`` of ``train --help``, generated from the metadata (flag and aliases, help,
+    choices, ``negate`` for a ``--no-X`` switch, ``cli_default`` where the flag's default differs from the
+    field's, ``nargs``, ``metavar``)."""
+    hints = typing.get_type_hints(config)
+    for f in fields(config):
         meta = f.metadata
         if meta.get("group") != name:
             continue
         kw: dict[str, Any] = {"help": meta["help"]} if meta.get("help") else {}
+        flags = (meta["flag"], *meta.get("aliases", ()))
         if meta.get("negate"):
-            group.add_argument(meta["flag"], action="store_true", **kw)
+            group.add_argument(*flags, action="store_true", **kw)
             continue
         kw["default"] = meta.get("cli_default", f.default)
         if "choices" in meta:
@@ -175,7 +175,7 @@ def _add_train_config_options(group: Any, name: str) -> None:
         else:
             kw["type"] = _value_type(hints[f.name])
         kw.update({key: meta[key] for key in ("nargs", "metavar") if key in meta})
-        group.add_argument(meta["flag"], **kw)
+        group.add_argument(*flags, **kw)
 
 
 def train_config(args: argparse.Namespace, **settings: Any) -> TrainConfig:
@@ -188,7 +188,7 @@ def train_config(args: argparse.Namespace, **settings: Any) -> TrainConfig:
         meta = f.metadata
         if "flag" not in meta or f.name in settings:
             continue
-        value = getattr(args, _flag_dest(meta["flag"]))
+        value = getattr(args, _flag_dest(meta))
         if meta.get("negate"):
             value = not value
         elif meta.get("none_at") is not None and value is not None and value <= meta["none_at"]:
@@ -197,25 +197,32 @@ def train_config(args: argparse.Namespace, **settings: Any) -> TrainConfig:
     try:
         return TrainConfig(**{**values, **settings})
     except TrainConfig.Invalid as exc:  # name the flag the user typed, not the field behind it
-        raise ValueError(exc.naming(_train_flag)) from None
+        raise ValueError(exc.naming(_flag_of(TrainConfig))) from None
+
+
+def model_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The PinSageConfig settings given by parsed ``train`` options, read through the fields' metadata
+    (``--no-normalize-output`` → ``normalize_output=False``); a size flag not given is left to the preset."""
+    overrides = {}
+    for f in fields(PinSageConfig):
+        meta = f.metadata
+        if "flag" not in meta:
+            continue
+        value = getattr(args, _flag_dest(meta))
+        if meta.get("negate"):
+            value = not value
+        if value is not None:
+            overrides[f.name] = value
+    return overrides
 
 
 def _model_config(make: Any, in_dim: int, overrides: dict[str, Any]) -> PinSageConfig:
-    """``make(in_dim, **overrides)`` (a PinSageConfig preset); when a setting is out of range, a ValueError
-    naming its flag (``_MODEL_FLAGS``): the override that fails alone, taken in PinSageConfig's order."""
+    """``make(in_dim, **overrides)`` (a PinSageConfig preset); a setting out of range is a ValueError naming
+    its flag."""
     try:
         return make(in_dim, **overrides)
-    except ValueError:
-        for name in (f.name for f in fields(PinSageConfig)):
-            if name not in overrides:
-                continue
-            try:
-                make(in_dim, **{name: overrides[name]})
-            except ValueError as exc:
-                field_name = f"PinSageConfig.{name}"  # how PinSageConfig names the field in its message
-                problem = str(exc)[len(field_name):] if str(exc).startswith(field_name) else f": {exc}"
-                raise ValueError(f"{_MODEL_FLAGS.get(name, name)}{problem}") from None
-        raise
+    except PinSageConfig.Invalid as exc:
+        raise ValueError(exc.naming(_flag_of(PinSageConfig))) from None
 
 
 def _as_recorded(recorded: Any, run_info: dict[str, Any]) -> dict[str, Any]:
@@ -282,12 +289,7 @@ def _train(args: argparse.Namespace, w: World, device: torch.device, t0: float, 
     # a damaged run.json is named now, not after the data is loaded
     recorded = read_run_file(out / "run.json")["run"] if args.resume else None
     make = PinSageConfig.paper if args.preset == "paper" else PinSageConfig.classroom
-    overrides: dict = {"pooling": args.pooling, "dropout": args.dropout,
-                       "normalize_output": not args.no_normalize_output}
-    for key, value in (("num_neighbors", args.num_neighbors), ("hidden_dim", args.hidden_dim),
-                       ("embed_dim", args.embed_dim), ("num_layers", args.layers), ("input_dim", args.input_dim)):
-        if value is not None:
-            overrides[key] = value
+    overrides = model_overrides(args)
     # the model flags are checked now too; the config itself needs the features' width (in_dim 1 until then)
     num_neighbors = _model_config(make, 1, overrides).num_neighbors
     # the walks run where the minibatches are drawn: on the model's device with --sampling device
@@ -685,24 +687,17 @@ def build_parser() -> tuple[argparse.ArgumentParser, Any]:
     g.add_argument("--out", default=None, help="run folder (default runs/DATASET-PRESET-TIME); must not hold another run")
     g.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     g.add_argument("--device", default="cpu", help="cpu or cuda (under torchrun: each rank's GPU)")
-    _add_train_config_options(g, "run")  # the TrainConfig fields' flags, from their metadata
+    _add_config_options(g, "run")  # the TrainConfig fields' flags, from their metadata
     g.add_argument("--no-progress", action="store_true", help="no progress bars")
     g.add_argument("--title", default=None, help="print PinSage's nearest items to this title")
     g = tr.add_argument_group("model")
     g.add_argument("--preset", choices=["classroom", "paper"], default="classroom", help="model sizes")
-    g.add_argument("-T", "--num-neighbors", type=int, default=None, help="neighbourhood size (default: preset's)")
-    g.add_argument("--hidden-dim", type=int, default=None, help="m, the neighbour transform's width")
-    g.add_argument("--embed-dim", type=int, default=None, help="d, the embedding width")
-    g.add_argument("--layers", type=int, default=None, help="K, the number of CONVOLVE layers")
-    g.add_argument("--input-dim", type=int, default=None, help="project the features to this width first")
-    g.add_argument("--pooling", choices=["importance", "mean", "max"], default="importance")
-    g.add_argument("--dropout", type=float, default=0.0)
-    g.add_argument("--no-normalize-output", action="store_true", help="leave the head's output unnormalised")
+    _add_config_options(g, "model", PinSageConfig)  # PinSageConfig's flags, from its fields' metadata
     g.add_argument("--resample", action="store_true", help="fresh walks for every minibatch (default: one table)")
     g.add_argument("--walks", type=int, default=200, help="walks per item for its importance neighbourhood")
     g.add_argument("--traversals", type=int, default=3, help="at most this many item→collection→item steps a walk")
     for name in ("optimisation", "loss and negatives", "loading", "evaluation"):
-        _add_train_config_options(tr.add_argument_group(name), name)
+        _add_config_options(tr.add_argument_group(name), name)
     em = sub.add_parser("embed", help="every item's embedding from a run's checkpoint, layer by layer (§3.4); "
                                       "sharded across ranks under torchrun")
     em.add_argument("--run-dir", "--from", dest="run", required=True,

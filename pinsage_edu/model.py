@@ -38,6 +38,7 @@ from torch.nn import functional as F
 
 from .convolve import POOLINGS, Convolve, l2_normalize
 from .minibatch import Blocks
+from .utils import InvalidSetting, setting
 
 __all__ = ["PinSageConfig", "PinSage"]
 
@@ -55,37 +56,53 @@ class PinSageConfig:
     * ``id_embeddings``: None (inductive, the paper) or the catalogue size N: h⁽⁰⁾ then also adds a
       learnable vector per item id (transductive: items ≥ N cannot be embedded).
     * ``input_skip``: add S·h⁽⁰⁾ to the head's output (not the paper; still inductive).
+
+    The fields with a ``python -m pinsage_edu train`` flag carry it in their metadata
+    (:func:`~pinsage_edu.utils.setting`); a setting out of range raises :class:`PinSageConfig.Invalid`,
+    a ValueError naming the field ``PinSageConfig.NAME`` (the command line names the flag instead).
     """
 
     in_dim: int
-    hidden_dim: int = 2048
-    embed_dim: int = 1024
-    num_layers: int = 2
-    num_neighbors: int = 50
-    pooling: str = "importance"
-    dropout: float = 0.0
-    input_dim: int | None = None
-    normalize_output: bool = True
+    hidden_dim: int = setting(2048, "--hidden-dim", "model", "m, the neighbour transform's width (default: the "
+                              "preset's)", cli_default=None)
+    embed_dim: int = setting(1024, "--embed-dim", "model", "d, the embedding width (default: the preset's)",
+                             cli_default=None)
+    num_layers: int = setting(2, "--layers", "model", "K, the number of CONVOLVE layers (default: the preset's)",
+                              cli_default=None)
+    num_neighbors: int = setting(50, "-T", "model", "T, the neighbourhood size (default: the preset's)",
+                                 aliases=("--num-neighbors",), cli_default=None)
+    pooling: str = setting("importance", "--pooling", "model", "how a layer pools its neighbours' messages",
+                           choices=POOLINGS)
+    dropout: float = setting(0.0, "--dropout", "model", "dropout before each CONVOLVE transform (training only)")
+    input_dim: int | None = setting(None, "--input-dim", "model", "project the features to this width first")
+    normalize_output: bool = setting(True, "--no-normalize-output", "model", "leave the head's output unnormalised",
+                                     negate=True)
     id_embeddings: int | None = None
     input_skip: bool = False
 
+    class Invalid(InvalidSetting):
+        """A PinSageConfig setting out of range (fields named ``PinSageConfig.NAME``; see :class:`InvalidSetting`)."""
+
+        owner = "PinSageConfig"
+
     def __post_init__(self) -> None:
+        invalid = PinSageConfig.Invalid.of
         for name in ("in_dim", "hidden_dim", "embed_dim", "num_layers", "num_neighbors"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-                raise ValueError(f"PinSageConfig.{name} must be a positive integer, got {v!r}")
+                raise invalid(name, f"must be a positive integer, got {v!r}")
         if self.input_dim is not None and (not isinstance(self.input_dim, int) or self.input_dim <= 0):
-            raise ValueError(f"PinSageConfig.input_dim must be None or a positive integer, got {self.input_dim!r}")
+            raise invalid("input_dim", f"must be None or a positive integer, got {self.input_dim!r}")
         if self.id_embeddings is not None and (isinstance(self.id_embeddings, bool)
                                                or not isinstance(self.id_embeddings, int) or self.id_embeddings <= 0):
-            raise ValueError(f"PinSageConfig.id_embeddings must be None (inductive) or the number of items, "
-                             f"got {self.id_embeddings!r}")
+            raise invalid("id_embeddings", f"must be None (inductive) or the number of items, "
+                                           f"got {self.id_embeddings!r}")
         if not isinstance(self.input_skip, bool):
-            raise ValueError(f"PinSageConfig.input_skip must be True or False, got {self.input_skip!r}")
+            raise invalid("input_skip", f"must be True or False, got {self.input_skip!r}")
         if self.pooling not in POOLINGS:
-            raise ValueError(f"PinSageConfig.pooling must be one of {POOLINGS}, got {self.pooling!r}")
+            raise invalid("pooling", f"must be one of {POOLINGS}, got {self.pooling!r}")
         if not 0.0 <= float(self.dropout) < 1.0:
-            raise ValueError(f"PinSageConfig.dropout must be in [0, 1), got {self.dropout!r}")
+            raise invalid("dropout", f"must be in [0, 1), got {self.dropout!r}")
 
     @classmethod
     def paper(cls, in_dim: int, **overrides: Any) -> "PinSageConfig":

@@ -43,7 +43,7 @@ from .metrics import hit_rate, mrr_scale, scaled_mrr, target_ranks
 from .minibatch import NeighborhoodFn, NeighborhoodTable
 from .model import PinSage
 from .negatives import hard_negative_band
-from .utils import check_pairs
+from .utils import InvalidSetting, check_pairs, setting
 from .walks import PPRRanking
 from .producer import LazyRanks, Minibatch, MinibatchProducer, PrecomputedRanks, minibatches, mix_seed
 from .runs import RunDirError, RunFolder, read_run_file
@@ -54,16 +54,6 @@ __all__ = ["TrainConfig", "WarmupDecay", "Minibatch", "MinibatchProducer", "mini
 
 # the PPR rank caches under their names from before they moved to producer (tests and notebooks import them)
 _LazyRanks, _PrecomputedRanks = LazyRanks, PrecomputedRanks
-
-
-def _setting(default: Any, flag: str, group: str | None = None, help: str | None = None, **more: Any) -> Any:
-    """A :class:`TrainConfig` field with its command-line flag in the metadata: ``flag`` (the option's name),
-    ``group`` (its section of ``train --help``; None: the flag is defined elsewhere, as ``--seed`` with
-    the data options), ``help``, and where needed ``choices``, ``negate`` (a ``--no-X`` switch stored as
-    ``X = False``), ``cli_default`` (the flag's default where it differs from the field's), ``none_at``
-    (the flag's value, or one below it, that means None, as ``--grad-clip 0``), ``nargs`` and ``metavar``.
-    ``pinsage_edu.cli`` generates the ``train`` options, and names the flag in a setting's error, from these."""
-    return field(default=default, metadata={"flag": flag, "group": group, "help": help, **more})
 
 
 @dataclass(frozen=True)
@@ -100,71 +90,61 @@ class TrainConfig:
         * ``checkpoint_every``: also checkpoint every this many steps (None: at epoch ends only; needs an
           output folder).
 
-    Each field's metadata holds its ``python -m pinsage_edu train`` flag (see :func:`_setting`); a setting
-    out of range raises :class:`TrainConfig.Invalid`, a ValueError that names the field
+    Each field's metadata holds its ``python -m pinsage_edu train`` flag (see
+    :func:`~pinsage_edu.utils.setting`); a setting out of range raises :class:`TrainConfig.Invalid`, a ValueError that names the field
     ``TrainConfig.NAME`` and can name it otherwise (the command line: by its flag).
     """
 
-    epochs: int = _setting(5, "--epochs", "optimisation", cli_default=10)
-    batch_size: int = _setting(512, "--batch-size", "optimisation", "global minibatch (split across ranks)")
-    optimizer: str = _setting("adam", "--optimizer", "optimisation", choices=("adam", "sgd"))
-    lr: float = _setting(1e-3, "--lr", "optimisation", "peak learning rate")
-    momentum: float = _setting(0.9, "--momentum", "optimisation", "SGD's momentum")
-    weight_decay: float = _setting(0.0, "--weight-decay", "optimisation")
-    warmup_epochs: float = _setting(1.0, "--warmup-epochs", "optimisation", "linear warm-up length (0: none)")
-    lr_decay: float = _setting(0.9, "--lr-decay", "optimisation", "learning-rate factor per epoch after warm-up")
-    grad_clip: float | None = _setting(1.0, "--grad-clip", "optimisation", "clip the gradient norm (0: no clipping)",
+    epochs: int = setting(5, "--epochs", "optimisation", cli_default=10)
+    batch_size: int = setting(512, "--batch-size", "optimisation", "global minibatch (split across ranks)")
+    optimizer: str = setting("adam", "--optimizer", "optimisation", choices=("adam", "sgd"))
+    lr: float = setting(1e-3, "--lr", "optimisation", "peak learning rate")
+    momentum: float = setting(0.9, "--momentum", "optimisation", "SGD's momentum")
+    weight_decay: float = setting(0.0, "--weight-decay", "optimisation")
+    warmup_epochs: float = setting(1.0, "--warmup-epochs", "optimisation", "linear warm-up length (0: none)")
+    lr_decay: float = setting(0.9, "--lr-decay", "optimisation", "learning-rate factor per epoch after warm-up")
+    grad_clip: float | None = setting(1.0, "--grad-clip", "optimisation", "clip the gradient norm (0: no clipping)",
                                        none_at=0)
-    amp: bool = _setting(True, "--no-amp", "optimisation", "no bf16 autocast on CUDA", negate=True)
-    margin: float = _setting(0.1, "--margin", "loss and negatives", "Δ of the max-margin loss")
-    loss: str = _setting("margin", "--loss", "loss and negatives", choices=("margin", "xent"))
-    temperature: float = _setting(0.1, "--temperature", "loss and negatives", "of the xent loss")
-    num_shared_negatives: int = _setting(500, "--shared-negatives", "loss and negatives", "per minibatch")
-    max_hard_negatives: int = _setting(6, "--max-hard", "loss and negatives",
+    amp: bool = setting(True, "--no-amp", "optimisation", "no bf16 autocast on CUDA", negate=True)
+    margin: float = setting(0.1, "--margin", "loss and negatives", "Δ of the max-margin loss")
+    loss: str = setting("margin", "--loss", "loss and negatives", choices=("margin", "xent"))
+    temperature: float = setting(0.1, "--temperature", "loss and negatives", "of the xent loss")
+    num_shared_negatives: int = setting(500, "--shared-negatives", "loss and negatives", "per minibatch")
+    max_hard_negatives: int = setting(6, "--max-hard", "loss and negatives",
                                        "curriculum cap on hard negatives per query (0: none)")
-    curriculum: bool = _setting(True, "--no-curriculum", "loss and negatives",
+    curriculum: bool = setting(True, "--no-curriculum", "loss and negatives",
                                 "all --max-hard hard negatives from epoch 1", negate=True)
-    hard_band: tuple[int, int] | None = _setting(None, "--band", "loss and negatives",
+    hard_band: tuple[int, int] | None = setting(None, "--band", "loss and negatives",
                                                  "PPR rank band of hard negatives", nargs=2, metavar=("LO", "HI"))
-    ppr_method: str = _setting("auto", "--ppr-method", "loss and negatives", choices=("auto", "exact", "monte_carlo"))
-    num_workers: int = _setting(0, "--workers", "loading",
+    ppr_method: str = setting("auto", "--ppr-method", "loss and negatives", choices=("auto", "exact", "monte_carlo"))
+    num_workers: int = setting(0, "--workers", "loading",
                                 "CPU processes building minibatches ahead (0: in the training process; default: 0 "
                                 "when training on the CPU, which needs its cores for the compute, else min(4, cores "
                                 "− 1))", cli_default=None)
-    prefetch_factor: int = _setting(2, "--prefetch", "loading", "minibatches each worker keeps ready")
-    sampling: str = _setting("cpu", "--sampling", "loading",
+    prefetch_factor: int = setting(2, "--prefetch", "loading", "minibatches each worker keeps ready")
+    sampling: str = setting("cpu", "--sampling", "loading",
                              "device: walks, blocks and features on the model's device (a GPU)",
                              choices=("cpu", "device"))
-    max_steps_per_epoch: int | None = _setting(None, "--steps-per-epoch", "optimisation", "cap the steps of each epoch")
-    eval_k: int = _setting(10, "--eval-k", "evaluation", "K of the validation hit-rate@K")
-    eval_pairs: int | None = _setting(None, "--eval-pairs", "evaluation",
+    max_steps_per_epoch: int | None = setting(None, "--steps-per-epoch", "optimisation", "cap the steps of each epoch")
+    eval_k: int = setting(10, "--eval-k", "evaluation", "K of the validation hit-rate@K")
+    eval_pairs: int | None = setting(None, "--eval-pairs", "evaluation",
                                       "evaluate on at most this many held-out pairs")
-    eval_mrr_scale: int | None = _setting(None, "--mrr-scale", "evaluation",
+    eval_mrr_scale: int | None = setting(None, "--mrr-scale", "evaluation",
                                           "rank divisor of the scaled MRR (default: by catalogue)")
-    early_stopping: int | None = _setting(None, "--early-stopping", "evaluation",
+    early_stopping: int | None = setting(None, "--early-stopping", "evaluation",
                                           "stop after this many epochs without improvement")
-    early_stopping_metric: str = _setting("hit_rate", "--early-stopping-metric", "evaluation",
+    early_stopping_metric: str = setting("hit_rate", "--early-stopping-metric", "evaluation",
                                           choices=("hit_rate", "mrr"))
-    checkpoint_every: int | None = _setting(None, "--checkpoint-every", "run", "also checkpoint every this many steps")
-    seed: int = _setting(0, "--seed")  # the flag is one of the data options (it also seeds the split)
+    checkpoint_every: int | None = setting(None, "--checkpoint-every", "run", "also checkpoint every this many steps")
+    seed: int = setting(0, "--seed")  # the flag is one of the data options (it also seeds the split)
 
-    class Invalid(ValueError):
-        """A setting out of range. ``str()`` names the fields ``TrainConfig.NAME``; :meth:`naming` gives the
-        same message with each field named by ``name(field)`` (the command line: its flag)."""
+    class Invalid(InvalidSetting):
+        """A TrainConfig setting out of range (fields named ``TrainConfig.NAME``; see :class:`InvalidSetting`)."""
 
-        def __init__(self, template: str, *names: str):
-            self.template, self.names = template, tuple(names)  # template: "{0} must be …", {i} = names[i]
-            super().__init__(self.naming(lambda n: f"TrainConfig.{n}"))
-
-        def naming(self, name: Callable[[str], str]) -> str:
-            return self.template.format(*(name(n) for n in self.names))
-
-        def __reduce__(self) -> tuple:
-            return type(self), (self.template, *self.names)
+        owner = "TrainConfig"
 
     def __post_init__(self) -> None:
-        def invalid(name: str, problem: str) -> "TrainConfig.Invalid":
-            return TrainConfig.Invalid("{0} " + problem.replace("{", "{{").replace("}", "}}"), name)
+        invalid = TrainConfig.Invalid.of
 
         optional = ("max_steps_per_epoch", "eval_pairs", "eval_mrr_scale", "early_stopping", "checkpoint_every")
         for name in ("epochs", "batch_size", "num_shared_negatives", "eval_k", "prefetch_factor") + optional:

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import os
 import random
-from dataclasses import fields
-from typing import Any
+from dataclasses import field, fields
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -142,6 +142,42 @@ def concat_ranges(starts: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
 
 
 # ====================================================================== typed results
+def setting(default: Any, flag: str, group: str | None = None, help: str | None = None, **more: Any) -> Any:
+    """A config-dataclass field with its command-line flag in the metadata: ``flag`` (the option's name, the
+    one errors quote), ``group`` (its section of ``train --help``; None: the flag is defined elsewhere, as
+    ``--seed`` with the data options), ``help``, and where needed ``aliases`` (more option strings, as
+    ``--num-neighbors`` beside ``-T``), ``choices``, ``negate`` (a ``--no-X`` switch stored as ``X = False``),
+    ``cli_default`` (the flag's default where it differs from the field's), ``none_at`` (the flag's value,
+    or one below it, that means None, as ``--grad-clip 0``), ``nargs`` and ``metavar``.
+    :class:`~pinsage_edu.train.TrainConfig` and :class:`~pinsage_edu.model.PinSageConfig` declare their
+    fields with it; ``pinsage_edu.cli`` generates the ``train`` options, and names the flag in a setting's
+    error, from this metadata."""
+    return field(default=default, metadata={"flag": flag, "group": group, "help": help, **more})
+
+
+class InvalidSetting(ValueError):
+    """A config setting out of range. ``str()`` names the fields ``OWNER.NAME`` (``owner``: the config class);
+    :meth:`naming` gives the same message with each field named by ``name(field)`` — on the command line,
+    its flag. ``template`` is the message with ``{i}`` standing for ``names[i]``."""
+
+    owner = "config"
+
+    def __init__(self, template: str, *names: str):
+        self.template, self.names = template, tuple(names)
+        super().__init__(self.naming(lambda n: f"{self.owner}.{n}"))
+
+    @classmethod
+    def of(cls, name: str, problem: str) -> "InvalidSetting":
+        """``OWNER.name`` + " " + ``problem`` (braces in ``problem`` kept as typed)."""
+        return cls("{0} " + problem.replace("{", "{{").replace("}", "}}"), name)
+
+    def naming(self, name: Callable[[str], str]) -> str:
+        return self.template.format(*(name(n) for n in self.names))
+
+    def __reduce__(self) -> tuple:
+        return type(self), (self.template, *self.names)
+
+
 class TensorFields:
     """``.to(device)`` and ``.pin_memory()`` for frozen dataclasses whose tensor fields move together."""
 

@@ -58,13 +58,52 @@ def test_every_train_flag_is_still_there_with_its_default():
     for name, (flag, default) in OLD_TRAIN_FLAGS.items():
         meta = TrainConfig.__dataclass_fields__[name].metadata
         assert meta["flag"] == flag and flag in options, name
-        assert getattr(args, cli._flag_dest(flag)) == default, (name, flag)
+        assert getattr(args, cli._flag_dest(meta)) == default, (name, flag)
     generated = {f.name for f in fields(TrainConfig) if f.metadata.get("group")}
     assert generated == set(OLD_TRAIN_FLAGS)  # seed's flag is a data option (--seed), not generated here
     assert TrainConfig.__dataclass_fields__["seed"].metadata["flag"] == "--seed"
     # parsing nothing gives TrainConfig's defaults, but for the flags whose default differs on purpose
     args.workers = 0  # `train` resolves None by the device (0 on a CPU)
     assert cli.train_config(args) == replace(TrainConfig(), epochs=10)
+
+
+OLD_MODEL_FLAGS = {  # PinSageConfig field: (flag, what `train` stores without it)
+    "num_neighbors": ("-T", None), "hidden_dim": ("--hidden-dim", None), "embed_dim": ("--embed-dim", None),
+    "num_layers": ("--layers", None), "input_dim": ("--input-dim", None), "pooling": ("--pooling", "importance"),
+    "dropout": ("--dropout", 0.0), "normalize_output": ("--no-normalize-output", False),
+}
+
+
+def test_every_model_flag_is_generated_from_pinsage_config():
+    parser, _ = cli.build_parser()
+    args = parser.parse_args(["train"])
+    options = _train_parser()._option_string_actions
+    for name, (flag, default) in OLD_MODEL_FLAGS.items():
+        meta = PinSageConfig.__dataclass_fields__[name].metadata
+        assert meta["flag"] == flag and flag in options and meta["group"] == "model", name
+        assert getattr(args, cli._flag_dest(meta)) == default, (name, flag)
+    assert {f.name for f in fields(PinSageConfig) if f.metadata.get("group")} == set(OLD_MODEL_FLAGS)
+    assert "--num-neighbors" in options and options["--num-neighbors"] is options["-T"]
+    # no size flag given: the preset decides; the choices come from the config
+    assert cli.model_overrides(args) == {"pooling": "importance", "dropout": 0.0, "normalize_output": True}
+    args = parser.parse_args(["train", "--num-neighbors", "7", "--layers", "3", "--pooling", "max",
+                              "--no-normalize-output", "--input-dim", "16"])
+    assert cli.model_overrides(args) == {"num_neighbors": 7, "num_layers": 3, "pooling": "max", "dropout": 0.0,
+                                         "normalize_output": False, "input_dim": 16}
+    assert PinSageConfig.classroom(5, **cli.model_overrides(args)).num_neighbors == 7
+
+
+def test_model_config_errors_name_the_field_or_the_flag():
+    with pytest.raises(PinSageConfig.Invalid) as exc:
+        PinSageConfig(in_dim=4, num_neighbors=0)
+    assert str(exc.value) == "PinSageConfig.num_neighbors must be a positive integer, got 0"
+    assert exc.value.naming(cli._flag_of(PinSageConfig)) == "-T must be a positive integer, got 0"
+    assert isinstance(exc.value, ValueError)
+    with pytest.raises(ValueError, match=r"^--pooling must be one of"):
+        cli._model_config(PinSageConfig.classroom, 4, {"pooling": "sum"})
+    import pickle
+    again = pickle.loads(pickle.dumps(exc.value))
+    assert type(again) is PinSageConfig.Invalid and str(again) == str(exc.value)
 
 
 def test_the_flags_convert_as_before():
@@ -110,7 +149,7 @@ def test_train_config_errors_name_the_field_or_any_name_for_it():
     with pytest.raises(TrainConfig.Invalid) as exc:
         TrainConfig(lr=0)
     assert str(exc.value) == "TrainConfig.lr must be > 0, got 0"  # as before, for Python callers
-    assert exc.value.naming(cli._train_flag) == "--lr must be > 0, got 0"
+    assert exc.value.naming(cli._flag_of(TrainConfig)) == "--lr must be > 0, got 0"
     with pytest.raises(ValueError, match=r"TrainConfig.num_workers must be 0 with TrainConfig.sampling='device'"):
         TrainConfig(num_workers=2, sampling="device")
     with pytest.raises(ValueError, match=r"TrainConfig.optimizer must be one of \('adam', 'sgd'\), got 'x'"):
