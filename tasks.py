@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Set up and run pinsage_edu with nothing but Python: ``python3 tasks.py run | test | lab | setup``.
+"""Set up and run pinsage_edu with nothing but Python: ``python3 tasks.py run | test | lab | student |
+instructor | slides | setup``.
 
 Every command first makes sure ``.venv`` exists and holds torch 2.13.0 and this package with its
 dependencies (it reinstalls only when ``pyproject.toml`` or this file changed), then:
@@ -11,6 +12,10 @@ dependencies (it reinstalls only when ``pyproject.toml`` or this file changed), 
   process, with those arguments,
 * ``lab``   — JupyterLab on ``notebooks/`` (with ``--allow-root`` when run as root, as in containers
   and Colab-like hosts, where Jupyter refuses to start without it),
+* ``student`` / ``instructor`` — the notebooks' student edition (as committed: exercises as stubs,
+  every figure kept) or instructor edition (the solutions in place, with their checkers' output) in
+  ``build/student_notebooks`` / ``build/instructor_notebooks`` (or the folder given),
+* ``slides`` — a reveal.js deck per notebook in ``build/slides`` (open ``NN_name.slides.html``),
 * ``setup`` — nothing more.
 
 Extra arguments after the command go to the program it runs (``tasks.py test -k graph``).
@@ -120,7 +125,7 @@ def suite_command() -> tuple[list[str], dict[str, str]]:
 
 def main(argv: list[str]) -> int:
     cmd, extra = (argv[0], argv[1:]) if argv else ("run", [])
-    if cmd not in {"setup", "run", "test", "lab"}:
+    if cmd not in {"setup", "run", "test", "lab", "student", "instructor", "slides"}:
         print(__doc__)
         return 2
     setup()
@@ -131,6 +136,9 @@ def main(argv: list[str]) -> int:
         return subprocess.run([str(PY), "-m", "pinsage_edu", *extra], cwd=ROOT, env=env).returncode
     if cmd == "lab":
         return subprocess.run(lab_command(extra), cwd=ROOT, env=env).returncode
+    if cmd in ("student", "instructor", "slides"):  # the course's editions and decks: tools/notebooks.py
+        return subprocess.run([str(PY), str(ROOT / "tools" / "notebooks.py"), cmd, *extra], cwd=ROOT,
+                              env=env).returncode
     # test: extra arguments (-k, -m "not slow", a test path) select library tests, run as given; they
     # would deselect every notebook cell. Without them: everything, the notebooks as a student runs them.
     if extra:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import re
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -194,3 +197,212 @@ def test_explorers_build_and_redraw_when_a_control_changes(ml_small, ml_small_sp
     two = widgets.two_hop_explorer(ml_small, ml_small_split.graph)
     two.children[0].children[1].value = 3
     assert "collections" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------- notebook 03: γ and CONVOLVE
+def _pool_solution(kind, messages, weights, mask):
+    m = torch.where(mask.unsqueeze(-1), messages, torch.zeros_like(messages))
+    if kind == "importance":
+        a = torch.where(mask, weights, torch.zeros_like(weights))
+        return (a.unsqueeze(-1) * m).sum(1) / a.sum(1, keepdim=True).clamp_min(1e-12)
+    if kind == "mean":
+        return m.sum(1) / mask.sum(1, keepdim=True).clamp_min(1)
+    return m.amax(1)
+
+
+def _pool_with(kind, wrong):
+    return lambda k, m, w, mask: wrong(m, w, mask) if k == kind else _pool_solution(k, m, w, mask)
+
+
+def test_check_pooling_accepts_a_right_answer(capsys):
+    exercises.check_pooling(_pool_solution)
+    assert "check_pooling: importance, mean and max correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (_pool_with("importance", lambda m, w, mask: (w.unsqueeze(-1) * m).sum(1) / w.sum(1, keepdim=True)),
+     "padded slots must not contribute"),
+    (_pool_with("importance", lambda m, w, mask: _pool_solution("mean", m, w, mask)), "weighs each message by its α"),
+    (_pool_with("importance", lambda m, w, mask: (torch.where(mask, w, 0.0).unsqueeze(-1)
+                                                  * torch.where(mask.unsqueeze(-1), m, 0.0)).sum(1)),
+     "sum of the kept weights"),
+    (_pool_with("mean", lambda m, w, mask: torch.where(mask.unsqueeze(-1), m, 0.0).sum(1) / m.shape[1]), "not by T"),
+    (_pool_with("mean", lambda m, w, mask: _pool_solution("importance", m, w, mask)), "ignore α"),
+    (_pool_with("mean", lambda m, w, mask: torch.where(mask.unsqueeze(-1), m, 0.0).sum(1) / mask.sum(1, keepdim=True)),
+     "NaN or inf"),
+    (_pool_with("max", lambda m, w, mask: m.amax(1)), "must not win the max"),
+    (_pool_with("max", lambda m, w, mask: torch.where(mask.unsqueeze(-1), m, float("-inf")).amax(1)), "NaN or inf"),
+    (_pool_with("max", lambda m, w, mask: m.amax(1, keepdim=True)), "shape"),
+])
+def test_check_pooling_explains_a_wrong_answer(wrong, hint):
+    with pytest.raises(AssertionError, match=hint):
+        exercises.check_pooling(wrong)
+
+
+def _convolve_solution(z_self, z_nb, weights, mask, Q, q, W, w):
+    messages = torch.relu(z_nb @ Q.T + q)
+    a = torch.where(mask, weights, torch.zeros_like(weights))
+    n_u = (a.unsqueeze(-1) * messages).sum(1) / a.sum(1, keepdim=True).clamp_min(1e-12)
+    h = torch.relu(torch.cat([z_self, n_u], 1) @ W.T + w)
+    return h / h.norm(dim=1, keepdim=True).clamp_min(1e-12)
+
+
+def test_check_convolve_accepts_a_right_answer_and_trains_it_above_popularity(capsys):
+    import random
+
+    import numpy as np
+
+    before = (torch.get_rng_state(), np.random.get_state()[1].copy(), random.getstate())
+    exercises.check_convolve(_convolve_solution)
+    out = capsys.readouterr().out
+    assert "check_convolve: correct on 3 cases" in out and "end to end" in out and out.count("✓") == 2
+    hr, pop = (float(v) for v in re.search(r"hit-rate@10 ([\d.]+)% vs popularity ([\d.]+)%", out).groups())
+    assert hr > 2 * pop  # the end-to-end margin is wide: a correct answer never fails it by chance
+    assert torch.equal(torch.get_rng_state(), before[0]) and (np.random.get_state()[1] == before[1]).all()
+    assert random.getstate() == before[2]
+
+
+def _convolve_slip(**slip):
+    from pinsage_edu.exercises import _convolve_reference
+
+    return lambda *args: _convolve_reference(*args, **slip)
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (_convolve_slip(normalize=False), "line 3"),
+    (_convolve_slip(relu_messages=False), "ReLU comes before pooling"),
+    (_convolve_slip(relu_out=False), "line 2"),
+    (_convolve_slip(concat_self_first=False), "own vector first"),
+    (_convolve_slip(mask_weights=False), "padded slots must not count"),
+    (lambda zs, zn, a, mask, Q, q, W, w: torch.relu(zn @ Q + q), "stores Q as \\[m, in_dim\\]"),
+    (lambda *args: _convolve_solution(*args).detach(), "carries no gradient"),
+    (lambda zs, zn, a, mask, Q, q, W, w: _convolve_solution(zs, zn, a, mask, Q, q, W, w)[:, :1], "shape"),
+    (lambda zs, zn, a, mask, Q, q, W, w: (lambda h: h / h.norm(dim=1, keepdim=True))(torch.relu(torch.cat(
+        [zs, (torch.where(mask, a, 0.0).unsqueeze(-1) * torch.relu(zn @ Q.T + q)).sum(1)
+         / torch.where(mask, a, 0.0).sum(1, keepdim=True)], 1) @ W.T + w)), "no neighbour has Σα = 0"),
+])
+def test_check_convolve_explains_a_wrong_answer(wrong, hint):
+    with pytest.raises(AssertionError, match=hint):
+        exercises.check_convolve(wrong)
+
+
+def test_check_convolve_fails_a_layer_that_does_not_learn(monkeypatch):
+    # right on every case, but its training goes nowhere: the end-to-end test must catch what the cases miss
+    monkeypatch.setattr(exercises, "_convolve_e2e", lambda student: (0.02, 0.035, 120, 398))
+    with pytest.raises(AssertionError, match="not above popularity"):
+        exercises.check_convolve(_convolve_solution)
+
+
+# ---------------------------------------------------------------------------- notebook 05: the loss, masks included
+def _margin_solution(z_q, z_pos, z_neg, queries, positives, negatives, margin):
+    hinge = torch.relu(z_q @ z_neg.T - (z_q * z_pos).sum(1, keepdim=True) + margin)
+    keep = (negatives[None, :] != queries[:, None]) & (negatives[None, :] != positives[:, None])
+    return ((hinge * keep).sum(1) / keep.sum(1).clamp_min(1)).mean()
+
+
+def _margin_with(keep, reduce):
+    def loss(zq, zp, zn, q, p, n, margin):
+        hinge = torch.relu(zq @ zn.T - (zq * zp).sum(1, keepdim=True) + margin)
+        return reduce(hinge, keep(q, p, n).float())
+    return loss
+
+
+_BOTH = lambda q, p, n: (n[None] != q[:, None]) & (n[None] != p[:, None])  # noqa: E731
+_PER_QUERY = lambda h, k: ((h * k).sum(1) / k.sum(1).clamp_min(1)).mean()  # noqa: E731
+
+
+def test_check_margin_loss_accepts_a_right_answer(capsys):
+    exercises.check_margin_loss(_margin_solution)
+    assert "check_margin_loss: correct on 4 cases" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (lambda zq, zp, zn, q, p, n, m: torch.relu(zq @ zn.T - (zq * zp).sum(1, keepdim=True) + m).mean(),
+     "is not a negative: mask it out"),
+    (_margin_with(_BOTH, lambda h, k: (h * k).sum(1).div(h.shape[1]).mean()), "not by N"),
+    (_margin_with(_BOTH, lambda h, k: (h * k).sum() / k.sum()), "average per query first"),
+    (_margin_with(_BOTH, lambda h, k: ((h * k).sum(1) / k.sum(1)).mean()), "clamp its count"),
+    (_margin_with(lambda q, p, n: n[None] != q[:, None], _PER_QUERY), "mask the positive too"),
+    (_margin_with(lambda q, p, n: n[None] != p[:, None], _PER_QUERY), "mask the query itself too"),
+    (lambda zq, zp, zn, q, p, n, m: _margin_solution(zq, zp, zn, q, p, n, -m), "the margin is added"),
+    (lambda zq, zp, zn, q, p, n, m: _PER_QUERY(zq @ zn.T - (zq * zp).sum(1, keepdim=True) + m, _BOTH(q, p, n).float()),
+     "clip each hinge"),
+    (lambda *args: _margin_solution(*args).detach(), "no gradient"),
+    (lambda zq, zp, zn, q, p, n, m: torch.relu(zq @ zn.T - (zq * zp).sum(1, keepdim=True) + m).mean(1), "scalar"),
+])
+def test_check_margin_loss_explains_a_wrong_answer(wrong, hint):
+    with pytest.raises(AssertionError, match=hint):
+        exercises.check_margin_loss(wrong)
+
+
+# ---------------------------------------------------------------------------- notebook 06: a minibatch's hard negatives
+def _hard_batch_solution(ranked, queries, positives, num_items, h, generator, *, band=None, draw="random",
+                         both_directions=True, skip_query=True):
+    lo = round(2000 * (num_items / 2e9) ** 0.25)
+    hi = round(2.5 * lo)
+    if band is not None:
+        lo, hi = band(lo, hi)
+    out = torch.full((len(queries), h), -1, dtype=torch.long)
+    for b, q in enumerate(queries.tolist()):
+        known = [positives[positives[:, 0] == q, 1]] + ([positives[positives[:, 1] == q, 0]] if both_directions else [])
+        window = ranked[b, lo:hi]
+        keep = (window >= 0) & ~torch.isin(window, torch.cat(known))
+        cand = window[keep & (window != q)] if skip_query else window[keep]
+        if draw == "first":
+            pick = cand[:h]
+        elif draw == "global":
+            pick = cand[torch.randperm(len(cand))[:h]]
+        elif draw == "with replacement":
+            pick = cand[torch.randint(len(cand), (min(h, len(cand)),), generator=generator)] if len(cand) else cand
+        else:
+            pick = cand[torch.randperm(len(cand), generator=generator)[:h]]
+        out[b, :len(pick)] = pick
+    return out
+
+
+def test_check_hard_negative_batch_accepts_a_right_answer_and_the_library(capsys):
+    from pinsage_edu.negatives import hard_negative_band, hard_negatives
+    from pinsage_edu.walks import PPRRanking
+
+    def library(ranked, queries, positives, num_items, h, generator):
+        ranking = PPRRanking(queries, ranked, torch.zeros(ranked.shape), ranked >= 0)
+        return hard_negatives(ranking, h, hard_negative_band(num_items), positives=positives, generator=generator).ids
+
+    for answer in (_hard_batch_solution, library):
+        before = torch.get_rng_state()
+        exercises.check_hard_negative_batch(answer)
+        assert "check_hard_negative_batch: correct on 4 batches" in capsys.readouterr().out
+        assert torch.equal(torch.get_rng_state(), before)
+
+
+@pytest.mark.parametrize("kwargs, hint", [
+    (dict(draw="first"), "not uniform"),
+    (dict(draw="with replacement"), "an item twice"),
+    (dict(draw="global"), "global random numbers"),
+    (dict(both_directions=False), "known positive.*both columns"),
+    (dict(skip_query=False), "the query itself"),
+    (dict(band=lambda lo, hi: (2000, 5000)), "got 0 items.*lo = round"),
+    (dict(band=lambda lo, hi: (lo + 1, hi + 1)), "outside the band"),
+    (dict(band=lambda lo, hi: (lo, hi - 3)), "misses the ends"),
+    (dict(band=lambda lo, hi: (0, 1)), "at rank 0, outside the band"),
+])
+def test_check_hard_negative_batch_explains_a_wrong_answer(kwargs, hint):
+    before = torch.get_rng_state()
+    with pytest.raises(AssertionError, match=hint):
+        exercises.check_hard_negative_batch(functools.partial(_hard_batch_solution, **kwargs))
+    assert torch.equal(torch.get_rng_state(), before)  # even a draw from the global RNG leaves it as it was
+
+
+def test_check_hard_negative_batch_wants_a_batch_shaped_answer():
+    with pytest.raises(AssertionError, match="shape \\[B, h\\]"):
+        exercises.check_hard_negative_batch(lambda r, q, pos, n, h, g: _hard_batch_solution(r, q, pos, n, h, g)[:, :1])
+
+
+@pytest.mark.parametrize("check", [exercises.check_pooling, exercises.check_convolve, exercises.check_margin_loss,
+                                   exercises.check_hard_negative_batch])
+def test_new_checkers_report_an_unattempted_exercise(check, capsys):
+    def stub(*args):
+        raise NotImplementedError
+
+    check(stub)
+    assert "not attempted" in capsys.readouterr().out

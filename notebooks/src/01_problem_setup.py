@@ -8,9 +8,10 @@
 # library stores such a graph (CSR, both directions), how skewed real degrees are, how far two hops
 # reach, and how the labelled pairs (q, i) the paper trains on are cut from the data without leaking
 # held-out edges.
+#
+# *Symbols and terms: the [notation table and glossary](00_course_map.ipynb#Notation-and-glossary) in notebook 00.*
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 import os
 
 import matplotlib.pyplot as plt
@@ -64,8 +65,7 @@ plt.show()
 # `u`'s run starts. The board side is the same with the roles swapped. The two halves are transposes of
 # each other.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 print("item_indptr ", toy.item_indptr.tolist())
 print("item_indices", toy.item_indices.tolist(), "  (board ids, pin by pin)")
 print("coll_indptr ", toy.coll_indptr.tolist())
@@ -84,12 +84,9 @@ assert toy.item_degrees.sum() == toy.collection_degrees.sum() == toy.num_edges =
 
 # %%
 def my_indptr(sorted_rows: torch.Tensor, n_rows: int) -> torch.Tensor:
-    ### BEGIN SOLUTION
-    counts = torch.bincount(sorted_rows, minlength=n_rows)
-    return torch.cat([torch.zeros(1, dtype=torch.long), torch.cumsum(counts, 0)])
-    ### END SOLUTION
+    raise NotImplementedError  # your code here
 
-
+# %% tags=["nbval-check-output"]
 exercises.check_indptr(my_indptr)
 
 # %% [markdown]
@@ -100,8 +97,7 @@ exercises.check_indptr(my_indptr)
 # **4 or more** a collection — the user's board of liked movies — and the movies the items. Ratings
 # below 4, movies nobody liked and users who liked nothing are dropped, and counted.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 movies = load_dataset("ml-latest-small")
 print(movies.summary())
 assert (movies.num_items, movies.num_collections, len(movies.interactions)) == (6_298, 609, 48_580)
@@ -113,8 +109,7 @@ assert (movies.num_items, movies.num_collections, len(movies.interactions)) == (
 # users is one collection, and an edge's weight counts how many users shelved the book that way. This
 # is the closest open analogue to boards: collections people made, of very different sizes.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 books = load_dataset("goodbooks")
 print(books.summary())
 g_books = books.graph()
@@ -140,8 +135,7 @@ graphs = {"MovieLens": movies.graph(), "goodbooks": g_books, "synthetic": synthe
 fig = viz.plot_degree_distributions(graphs)
 plt.show()
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 for name, g in graphs.items():
     d = g.item_degrees.float()
     print(f"{name:10s} item degree: median {d.median():.0f}, max {d.max():.0f}")
@@ -160,8 +154,7 @@ toy_story = movies.items.find("Toy Story (1995)")[0]
 fig = viz.draw_two_hop(g_movies, toy_story, movies.items.titles, movies.collection_names, seed=0)
 plt.show()
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 reach = g_movies.two_hop_items(toy_story).numel()
 print(f"{movies.items.titles[toy_story]}: {g_movies.collections_of(toy_story).numel()} users liked it; "
       f"two hops reach {reach:,} of {g_movies.num_items:,} movies ({reach / g_movies.num_items:.0%})")
@@ -170,15 +163,13 @@ assert reach / g_movies.num_items > 0.5
 # %% [markdown]
 # Explore other movies: type part of a title and move the sliders (the drawing is a seeded sample).
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 from pinsage_edu import widgets
 
 widgets.two_hop_explorer(movies, g_movies)
 
-# %%
-# NBVAL_CHECK_OUTPUT
-# The same callback the widget runs, once with fixed values (so the tests exercise it).
+# %% tags=["nbval-check-output"]
+# The explorer's first view, drawn by the same function the widget calls (so it shows on a stored notebook too).
 fig, caption = widgets.render_two_hop(movies, g_movies, "Matrix, The", max_collections=4)
 print(caption)
 plt.show()
@@ -209,8 +200,7 @@ print(f"\nfirst liked movies of {movies.collection_names[user]} (in time order):
 for e in mine[:5].tolist():
     print(f"  {movies.items.titles[x.item[e]]}")
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 # No held-out edge may appear in the train graph: check every one.
 train_keys = set((split.graph.edges()[0] * movies.num_collections + split.graph.edges()[1]).tolist())
 for part in (split.val, split.test):
@@ -233,8 +223,7 @@ print("held-out edges in the train graph: 0")
 fig = viz.plot_topic_structure(synthetic)
 plt.show()
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 xs = synthetic.interactions
 on_topic = (synthetic.items.topic[xs.item] == synthetic.collection_topic[xs.collection]).float().mean()
 print(f"{synthetic.name}: {len(xs):,} edges, share of edges on the board's topic ≈ {on_topic:.1f}")
@@ -249,8 +238,7 @@ assert 0.75 < on_topic < 0.9
 # held-out edges do not leak in). Each column is standardised, and each group is named so that the
 # "content-only" baselines of §4 can use text only, genres only, or both.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 features = item_features(movies, split.graph)
 print(features.describe())
 assert torch.isfinite(features.x).all() and features.x.shape == (movies.num_items, features.dim)

@@ -8,9 +8,10 @@
 # notebook you will draw a few walks on real data, turn visit counts into a neighbourhood (and write
 # that step yourself), compare it with GraphSAGE's uniform sampling, watch the counts converge to
 # personalized PageRank, and meet **Pixie**, the walk-based recommender that PinSage builds on.
+#
+# *Symbols and terms: the [notation table and glossary](00_course_map.ipynb#Notation-and-glossary) in notebook 00.*
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 import os
 
 import matplotlib.pyplot as plt
@@ -38,8 +39,7 @@ PRESET = {
 # We work on MovieLens as in notebook 01: movies are items, each user's set of liked movies is a
 # collection, and only the **train** graph is used, so that held-out pairs can judge the neighbourhoods.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 movies = load_dataset("ml-latest-small")
 split = movies.split(seed=0)
 g = split.graph
@@ -66,8 +66,7 @@ walks = random_walks(g, [matrix], num_walks=4, num_traversals=3, termination_pro
 fig = viz.draw_walks(walks, titles, movies.collection_names)
 plt.show()
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 for w in range(4):
     path = [titles[i] for i in walks.items[w].tolist() if i >= 0]
     n = int(walks.lengths[w])
@@ -89,8 +88,7 @@ assert walks.num_steps == 2 * int(walks.lengths.sum())
 # Matrix* itself — and check that the library's `visit_counts` (the same walker, same generator seed,
 # no traces kept) gets exactly the same numbers.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 from collections import Counter
 
 traces = random_walks(g, [matrix], num_walks=1_000, generator=1)
@@ -130,8 +128,7 @@ T = 10
 fig = viz.plot_visit_counts(items, counts, titles, T, title=f"{titles[matrix]}: visits of 1,000 walks, T = {T}")
 plt.show()
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 nb = top_neighbors(visits, T, generator=0)
 print("ids    ", nb.ids[0].tolist())
 print("weights", [round(x, 3) for x in nb.weights[0].tolist()])
@@ -145,24 +142,13 @@ assert abs(float(nb.weights[0].sum()) - 1.0) < 1e-6 and bool(nb.mask.all())
 # in random order, as the library does), weights L1-normalised over the kept items, padded with −1 / 0.
 # Hints: shuffle with `torch.randperm`, then `torch.sort(..., stable=True)` by count keeps the shuffled
 # order among ties; normalise by the sum of the *kept* counts. The checker accepts any order of tied items.
-# The solution is in the collapsed cell below; the checker runs in the cell after it.
+# Replace the `raise NotImplementedError` below with your code; the checker runs in the cell after it.
 
 # %%
 def my_top_t(items: torch.Tensor, counts: torch.Tensor, T: int) -> tuple[torch.Tensor, torch.Tensor]:
-    ### BEGIN SOLUTION
-    # shuffle (with a generator of our own, leaving the notebook's RNG alone), so that a stable sort
-    # by count leaves tied items in random order
-    shuffle = torch.randperm(items.numel(), generator=torch.Generator().manual_seed(0))
-    items, counts = items[shuffle], counts[shuffle]
-    keep = torch.sort(-counts, stable=True).indices[:T]
-    ids = torch.full((T,), -1, dtype=torch.long)
-    weights = torch.zeros(T)
-    ids[: keep.numel()] = items[keep]
-    weights[: keep.numel()] = counts[keep].float() / counts[keep].sum().clamp_min(1)
-    return ids, weights
-    ### END SOLUTION
+    raise NotImplementedError  # your code here
 
-# %%
+# %% tags=["nbval-check-output"]
 exercises.check_top_t(my_top_t)
 
 # %% [markdown]
@@ -176,8 +162,7 @@ exercises.check_top_t(my_top_t)
 # importance list is a fresh draw of 1,000 walks, so it differs noticeably from the chart above — at
 # this many walks the top 10 is still noisy (see the convergence section).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 imp = importance_neighborhoods(g, [matrix], T, num_walks=1_000, generator=2)
 uni = uniform_neighborhoods(g, [matrix], T, generator=2)
 print(f"{'importance (α)':<46}| uniform")
@@ -195,8 +180,7 @@ for r in range(T):
 # * over all validation pairs (q, i) — a user liked i right after q, held out of the graph — how
 #   often i is inside q's neighbourhood (by chance: 10 / 6,298 ≈ 0.16%).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 seeds = torch.nonzero(g.item_degrees >= 5).squeeze(1)
 imp_all = importance_neighborhoods(g, seeds, T, generator=0)
 uni_all = uniform_neighborhoods(g, seeds, T, generator=0)
@@ -258,8 +242,7 @@ for n_walks in PRESET["walk_counts"]:
 fig = viz.plot_ppr_convergence(PRESET["walk_counts"], distances, overlaps)
 plt.show()
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 for n_walks, d, o in zip(PRESET["walk_counts"], distances, overlaps):
     print(f"{n_walks:>9,} walks: L1 distance to exact PPR {d:.2f}, exact top-{T} found {o:.0%}")
 assert all(a > b for a, b in zip(distances, distances[1:])) and distances[-1] < 0.15
@@ -272,8 +255,7 @@ assert overlaps[-1] >= 0.8
 # trust each one. Full personalized PageRank, computed exactly (no 3-traversal cut, not renormalised),
 # is what §3.3 will draw hard negatives from (`ppr_rank`):
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 ranking = ppr_rank(g, [matrix], k=2_000, restart_prob=0.5)
 for r in (0, 1, 99, 999, 1_999):
     print(f"rank {r + 1:>5}: {titles[int(ranking.ids[0, r])][:40]:<42} π = {float(ranking.scores[0, r]):.1e}")
@@ -332,8 +314,7 @@ for ax in axes:
 fig.tight_layout()
 plt.show()
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 for L, r, s, p in zip(trav_range, reached, same_as_one, popularity):
     print(f"{L} traversal{'s' if L > 1 else ' '}: {r:,} movies reached, top-{T} overlap with 1 traversal {s:.0%}, "
           f"mean users per neighbour {p:.1f}")
@@ -349,13 +330,11 @@ assert gains[-1] / (T_quality[-1] - T_quality[-2]) < gains[0] / (T_quality[1] - 
 # Type part of a movie's title (the first title containing it is used), then pick T, the number of
 # walks and the walk length; the chart and the two lists update.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 widgets.neighborhood_explorer(movies, g)
 
-# %%
-# NBVAL_CHECK_OUTPUT
-# The same callback the widget runs, once with fixed values (so the tests exercise it).
+# %% tags=["nbval-check-output"]
+# The explorer's first view, drawn by the same function the widget calls (so it shows on a stored notebook too).
 fig, caption = widgets.render_neighborhood(movies, g, "Toy Story (1995)", num_neighbors=5, num_walks=1_000)
 plt.show()
 print(caption)
@@ -371,8 +350,7 @@ print(caption)
 # $n_v$ = 4 visits, and **multi-hit boosting** — a pin reached from several query pins scores
 # $\left(\sum_q \sqrt{V_q}\right)^2$, favouring pins related to all of them.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 rec = pixie_recommend(g, matrix, k=5, num_steps=PRESET["pixie_steps"] * 10, generator=5)
 print(f"Pixie for {titles[matrix]}:")
 for i, score in rec.top(0):
@@ -389,8 +367,7 @@ for i, score in both.top(0):
 # recommendations for q (hit-rate@10), next to the simplest baseline: the 10 most popular movies.
 # (To keep the classroom run short, each query gets 2,000 steps here instead of 20,000.)
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 pairs = split.test_pairs if PRESET["eval_pairs"] is None else split.test_pairs[: PRESET["eval_pairs"]]
 q, answer = pairs[:, 0], pairs[:, 1]
 pix = pixie_recommend_batch(g, q, k=10, num_steps=PRESET["pixie_steps"], generator=6)

@@ -6,11 +6,13 @@
 # **CONVOLVE**, the paper's Algorithm 1. You will run its three lines by hand on a tiny example whose
 # numbers you can follow, check them against the library's `Convolve` (both ways of calling it), fix
 # a typo in the paper's pseudo-code, watch what each line does to lengths and angles on a real movie,
-# compare importance, mean and max pooling on the same neighbourhood (and write importance pooling
-# yourself), and finally stack K = 2 layers into the PinSage model.
+# compare importance, mean and max pooling on the same neighbourhood (and write all three yourself),
+# and stack K = 2 layers into the PinSage model. Last, you write CONVOLVE itself — and the checker
+# trains a PinSage whose layers run your code.
+#
+# *Symbols and terms: the [notation table and glossary](00_course_map.ipynb#Notation-and-glossary) in notebook 00.*
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 import os
 
 import matplotlib.pyplot as plt
@@ -74,8 +76,7 @@ T = PRESET["T"]
 # would hand them over), weights α = (0.5, 0.3, 0.2), messages of width m = 3 and an output of width
 # d = 2. The parameters are picked by hand so that every number below can be checked on paper.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 z_u = torch.tensor([1.0, 0.0])
 z_nb = torch.tensor([[0.8, 0.6], [0.0, 1.0], [-0.6, 0.8]])  # z_v of the 3 neighbours, one per row
 alpha = torch.tensor([0.5, 0.3, 0.2])
@@ -127,8 +128,7 @@ assert torch.allclose(z_new, torch.tensor([1.4, 0.41]) / (1.4**2 + 0.41**2) ** 0
 #   transform then runs once per row of `z_src` rather than once per (node, neighbour) pair — what the
 #   minibatch (notebook 04) and the all-items inference (notebook 08) use.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 layer = Convolve(2, 3, 2)
 with torch.no_grad():
     layer.Q.weight.copy_(Q)
@@ -152,8 +152,7 @@ assert torch.allclose(literal[0], z_new) and torch.allclose(indexed, literal)
 # d = 64, and **random, untrained** parameters (PyTorch's default initialisation): what the three
 # lines do to lengths and angles is already visible before any training.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 movies = load_dataset("ml-latest-small")
 split = movies.split(seed=0)
 g = split.graph
@@ -173,8 +172,7 @@ assert bool(nb.mask.all()) and abs(float(nb.weights.sum()) - 1) < 1e-5
 # (Movies with no train edges get an empty, all-padding neighbourhood; their $n_u$ is the zero vector
 # and their embedding comes from their own features alone.)
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 cfg = PinSageConfig.classroom(x.shape[1])
 torch.manual_seed(0)
 layer = Convolve(x.shape[1], cfg.hidden_dim, cfg.embed_dim)
@@ -255,8 +253,7 @@ for ax in axes:
 fig.tight_layout()
 plt.show()
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 print(f"‖x_u‖ {float(x_u.norm()):.2f} · ‖x_v‖ {float(x_nb.norm(dim=1).min()):.2f}–{float(x_nb.norm(dim=1).max()):.2f} · "
       f"‖m_v‖ {float(m_v.norm(dim=1).min()):.2f}–{float(m_v.norm(dim=1).max()):.2f} · ‖n_u‖ {float(n_u.norm()):.2f}")
 print(f"cos(m_v, n_u) {float(cos(m_v, n_u).min()):.2f}–{float(cos(m_v, n_u).max()):.2f}")
@@ -312,8 +309,7 @@ for ax in axes:
 fig.tight_layout()
 plt.show()
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 print(f"lengths before line 3: min {float(lengths.min()):.2f}, median {float(lengths.median()):.2f}, "
       f"max {float(lengths.max()):.2f} · after: all 1 ({bool(torch.allclose(out_all.norm(dim=1), torch.ones(len(x))))})")
 print(f"{len(pa):,} random pairs · cosine of inputs: mean {float(cos_in.mean()):+.2f}, min {float(cos_in.min()):+.2f} · "
@@ -365,8 +361,7 @@ plt.show()
 # `pooling="mean"` or `"max"` and the state of our layer loaded), on every movie of the catalogue:
 # how similar are the three outputs of the same movie?
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 outs = {}
 for kind in ("importance", "mean", "max"):
     lay = Convolve(x.shape[1], cfg.hidden_dim, cfg.embed_dim, pooling=kind)
@@ -389,6 +384,7 @@ print(f"catalogue · cosine of the layer's outputs, importance vs max:  mean {fl
 assert torch.allclose(pooled["importance"], (a[:, None] * m_v).sum(0), atol=1e-5)
 assert bool((pooled["max"] >= pooled["importance"] - 1e-6).all())  # a max is never below a weighted mean
 assert float(c_mean.mean()) > 0.99 and float(c_max.mean()) < float(c_mean.mean())
+assert SIZE != "classroom" or float(spread.median()) < 2  # "less than twice", below
 top, bottom = int(a.argmax()), int(a.argmin())  # importance pooling leans towards the high-α neighbours
 assert cos(m_v, pooled["importance"])[top] > cos(m_v, pooled["mean"])[top]
 assert cos(m_v, pooled["importance"])[bottom] < cos(m_v, pooled["mean"])[bottom]
@@ -412,39 +408,54 @@ assert cos(m_v, pooled["importance"])[bottom] < cos(m_v, pooled["mean"])[bottom]
 # > incidental ones. A public re-implementation on a ~10k-item catalogue (see PAPER.md) found that
 # > importance pooling added nothing there: when two hops already cover much of the catalogue, the
 # > weights have little to tell apart. Our movie catalogue (6,298 items) is of that size, so do not
-# > expect notebook 05's ablation to reproduce the 46% → 67% step; training, not this untrained layer,
-# > will show how much it matters here.
+# > expect the ablation ladder of notebook 09 (Table 1 rebuilt: max-, mean- and importance pooling
+# > trained side by side) to reproduce the 46% → 67% step; training, not this untrained layer, will
+# > show how much it matters here.
 #
-# ### Exercise — write importance pooling
+# ### Exercise 1 — write γ, all three ways
 #
-# Write `my_importance_pooling(messages, weights, mask)`: `messages [B, T, d]`, `weights [B, T]`
-# (non-negative, not necessarily summing to 1, possibly non-zero on padded slots), `mask [B, T]`
-# (True on real neighbours); return `[B, d]`, the α-weighted mean over the **kept** neighbours,
-# $\sum_v \alpha_v m_v / \sum_v \alpha_v$. Padded slots may hold garbage and must not count; a node with
-# no neighbour at all pools to zeros (not NaN). Hints: zero the weights with `torch.where(mask, …)`,
-# clamp the denominator, and sum over the T axis with broadcasting or `torch.einsum`.
+# Write `my_pool(kind, messages, weights, mask)` — what the library's `pool` does. It gets `kind`, one
+# of `"importance"`, `"mean"` and `"max"`; the messages `[B, T, m]` (≥ 0: they come out of a ReLU);
+# the weights `[B, T]` (non-negative, not necessarily summing to 1, possibly non-zero on padded slots);
+# and `mask [B, T]` (True on real neighbours). Return `[B, m]`, pooled over the **kept** neighbours
+# only, with the three formulas above. Padded slots hold garbage and must not count, and a node with no
+# neighbour at all pools to zeros, not NaN. Hints:
+#
+# * importance: zero the weights with `torch.where(mask, weights, 0)`, then divide by their sum
+#   clamped away from 0 (`.clamp_min(1e-12)`); sum over the T axis (`dim=1`) with broadcasting,
+#   `w.unsqueeze(-1) * messages`;
+# * mean: the same with every kept neighbour weighing 1 — divide by `mask.sum(1)`, not by T;
+# * max: put a value that can never win (0 is enough for messages ≥ 0) in the padded slots with
+#   `torch.where(mask.unsqueeze(-1), …)` before `.amax(1)`.
+#
+# `exercises.check_pooling` compares your three poolings with the library's on a batch holding a full
+# row, padded rows with garbage in their padded slots, and an isolated item.
 
 # %%
-def my_importance_pooling(messages: torch.Tensor, weights: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    ### BEGIN SOLUTION
-    a = torch.where(mask, weights, torch.zeros_like(weights))
-    a = a / a.sum(1, keepdim=True).clamp_min(1e-12)
-    return (a.unsqueeze(-1) * torch.where(mask.unsqueeze(-1), messages, 0.0)).sum(1)
-    ### END SOLUTION
+def my_pool(kind: str, messages: torch.Tensor, weights: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    raise NotImplementedError  # your code here
 
-# %%
-exercises.check_importance_pooling(my_importance_pooling)
+# %% tags=["nbval-check-output"]
+exercises.check_pooling(my_pool)
 
 # %% [markdown]
 # ## Stacking: the PinSage model
 #
 # PinSage stacks K CONVOLVE layers with **separate parameters**, $h^{(0)} = x$ and
 # $h^{(k)} = \mathrm{CONVOLVE}^{(k)}(h^{(k-1)}, N, \alpha)$, and sends the last layer's output through a
-# small dense head, $z_u = G_2 \cdot \mathrm{ReLU}(G_1 h_u^{(K)} + g)$. The paper uses K = 2, m = 2048,
-# d = 1024; `PinSageConfig.classroom` keeps K = 2 and shrinks the widths to m = 128, d = 64.
+# small dense head, then scales it to length 1:
+#
+# $$\tilde z_u = G_2 \cdot \mathrm{ReLU}\big(G_1 h_u^{(K)} + g\big), \qquad z_u = \tilde z_u / \lVert \tilde z_u \rVert_2 .$$
+#
+# > Our remark: the paper writes the head without the final normalisation; the library adds it
+# > (`PinSageConfig.normalize_output`, on by default). Every CONVOLVE output is already a unit vector,
+# > and with unit-length final embeddings the margin Δ of the loss (notebook 05) has a fixed meaning
+# > and a dot product is a cosine, what nearest-neighbour search (§3.4) works with.
+#
+# The paper uses K = 2, m = 2048, d = 1024; `PinSageConfig.classroom` keeps K = 2 and shrinks the
+# widths to m = 128, d = 64.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 torch.manual_seed(0)
 model = PinSage(cfg)
 print(model)
@@ -472,8 +483,7 @@ assert count(model) == sum(count(l) for l in model.layers) + count(model.G1) + c
 # Matrix* from its two-hop minibatch equals the one we get by running both layers over the **whole**
 # catalogue and then the head — the minibatch computes only the part that matters.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 table_fn = NeighborhoodTable(table)
 blocks = sample_blocks([matrix], cfg.num_layers, table_fn)
 with torch.no_grad():
@@ -487,6 +497,42 @@ print(f"|S⁽⁰⁾|, |S⁽¹⁾|, |S⁽²⁾| = {blocks.sizes} movies for one e
 print(f"minibatch embedding equals the whole-catalogue one: {torch.allclose(z_minibatch[0], z_everything, atol=1e-5)}")
 assert blocks.sizes[2] == 1 and blocks.sizes[1] == 1 + int(table.mask[matrix].sum()) and blocks.sizes[0] > blocks.sizes[1]
 assert torch.allclose(z_minibatch[0], z_everything, atol=1e-5)
+assert abs(float(z_minibatch.norm()) - 1) < 1e-5  # the head's output is L2-normalised
+
+# %% [markdown]
+# ### Exercise 2 — CONVOLVE, written out in full
+#
+# Now the whole of Algorithm 1. Write `my_convolve(z_self, z_neighbors, weights, mask, Q, q, W, w)`:
+#
+# * `z_self [B, in_dim]` — the current embeddings $z_u$ of the nodes being updated;
+# * `z_neighbors [B, T, in_dim]` — their neighbours' embeddings $z_v$ (padded slots hold garbage);
+# * `weights [B, T]`, `mask [B, T]` — the importance weights α (any sum, possibly non-zero on padding)
+#   and True on real neighbours;
+# * `Q [m, in_dim]`, `q [m]`, `W [d, in_dim + m]`, `w [d]` — the layer's parameters, stored the way
+#   `nn.Linear` stores them: `layer.Q.weight`, `layer.Q.bias`, `layer.W.weight`, `layer.W.bias`.
+#
+# Return the new embeddings `[B, d]`: line 1 with importance pooling over the kept neighbours (a node
+# with no neighbour gets $n_u = 0$), line 2, line 3. Use torch operations only — the checker trains
+# through your function. Hints: `nn.Linear` computes `x @ weight.T + bias`, and that works on
+# `[B, T, in_dim]` as well as on `[B, in_dim]`; `torch.cat([z_self, n_u], dim=1)` is the CONCAT
+# (own vector first: W's first `in_dim` columns act on it); clamp both denominators (Σα and the
+# norm) away from 0.
+#
+# `exercises.check_convolve` compares your function with the library's `Convolve` — its outputs
+# *and* the gradients reaching Q, q, W and w — on the hand-checked example above and on random
+# batches with padding, an isolated node, importance weights and uniform ones (which must reproduce
+# mean pooling). Then comes the real test: it builds a small PinSage whose two layers call **your**
+# function (with each layer's own Q, q, W, w), trains it for a few seconds with the library's
+# training loop (notebook 05) on a seeded synthetic pins–boards catalogue, embeds every item through
+# your layers and requires a validation hit-rate@10 above the popularity baseline's.
+
+# %%
+def my_convolve(z_self: torch.Tensor, z_neighbors: torch.Tensor, weights: torch.Tensor, mask: torch.Tensor,
+                Q: torch.Tensor, q: torch.Tensor, W: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    raise NotImplementedError  # your code here
+
+# %% tags=["nbval-check-output"]
+exercises.check_convolve(my_convolve)
 
 # %% [markdown]
 # ## What Pinterest did at web scale
@@ -507,11 +553,12 @@ assert torch.allclose(z_minibatch[0], z_everything, atol=1e-5)
 #
 # ## Exercises
 #
-# 1. *(with checker, above)* Write importance pooling.
-# 2. Replace line 2's concatenation by an average, $\mathrm{ReLU}(W (z_u + n_u)/2 + w)$ (it needs
+# 1. *(with checker, above)* Write γ: importance, mean and max pooling.
+# 2. *(with checker, above)* Write CONVOLVE in full, and train a PinSage that runs it.
+# 3. Replace line 2's concatenation by an average, $\mathrm{ReLU}(W (z_u + n_u)/2 + w)$ (it needs
 #    in_dim = m). Why can an average not tell "u itself" from "u's neighbourhood", and what does
 #    concatenation let W do that the average cannot?
-# 3. Rebuild the pooling comparison with `T = 50` and `num_walks=10_000` for *The Matrix*. How much
+# 4. Rebuild the pooling comparison with `T = 50` and `num_walks=10_000` for *The Matrix*. How much
 #    wider is the spread of α, and how far do the importance- and mean-pooled outputs move apart?
-# 4. Set `normalize=False` in `Convolve` and stack three layers on the catalogue: how do the lengths of
+# 5. Set `normalize=False` in `Convolve` and stack three layers on the catalogue: how do the lengths of
 #    $h^{(3)}$ behave compared with line 3 switched on?

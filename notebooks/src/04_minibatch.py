@@ -9,10 +9,12 @@
 # dense problem. In this notebook you will draw those layered node sets for three well-known movies,
 # measure how much their neighbourhoods overlap, read the re-indexing table (and write the
 # re-indexing yourself), watch the sets grow with K and T until they swallow the whole catalogue,
-# and finally feed the blocks to the PinSage model.
+# feed the blocks to the PinSage model — and finally write Algorithm 2 yourself and feed the model
+# your own blocks.
+#
+# *Symbols and terms: the [notation table and glossary](00_course_map.ipynb#Notation-and-glossary) in notebook 00.*
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 import os
 import textwrap
 
@@ -45,8 +47,7 @@ PRESET = {
 # As in notebooks 01–02: movies are items, each user's liked movies form a collection, and only the
 # **train** graph of the split is used. Our minibatch is three movies everyone knows.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 movies = load_dataset("ml-latest-small")
 split = movies.split(seed=0)
 g = split.graph
@@ -77,8 +78,7 @@ for i in batch.tolist():
 # **T = 3** here and K = 2 as in the paper. First the sets by hand with Python sets, then the library's
 # `sample_blocks`, which must agree.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 K, T_DRAW = 2, 3
 table = NeighborhoodTable.build(g, T_DRAW, generator=0)
 
@@ -163,8 +163,7 @@ plt.show()
 # on the minibatch collects their **union**, so a node needed by two movies is fetched, transformed and
 # stored once. The saving is the sum of the per-movie sizes minus the size of the union.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 fields = [set(b.input_ids.tolist()) for b in per_seed]
 for s, f in zip(batch.tolist(), fields):
     print(f"{titles[s][:42]:<44} receptive field {len(f):>2} items")
@@ -202,8 +201,7 @@ print(f"de-duplication saves {total - blocks.sizes[0]} of {total} feature rows (
 # The table lists every set, row by row (local row → global id). Each column starts with the column
 # to its right: S⁽²⁾ ⊂ S⁽¹⁾ ⊂ S⁽⁰⁾ as prefixes.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 def cell(ids: torch.Tensor, r: int) -> str:
     return f"{int(ids[r]):>5} {titles[int(ids[r])][:22]:<22}" if r < len(ids) else " " * 28
 
@@ -218,8 +216,7 @@ for k in range(K):
 # And here are the neighbour lists of both blocks, local rows next to the global ids they stand for.
 # The GPU only ever sees the left-hand numbers.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 for k, blk in enumerate(blocks.layers):
     print(f"blocks.layers[{k}]: S({k}) → S({k + 1}), {blk.num_src} sources, {blk.num_dst} destinations")
     for i in range(blk.num_dst):
@@ -241,21 +238,17 @@ for blk in blocks.layers:
 # `ids [B, T]` the global neighbour ids (−1 on padding, where `mask` is False). Return the local rows
 # `[B, T]`: `src_ids[out] == ids` wherever `mask` holds, −1 elsewhere. No Python loop over nodes:
 # sort `src_ids` once (`torch.sort` also gives the permutation back), find each id by binary search
-# (`torch.searchsorted`), and map the sorted position back through the permutation. The solution is in
-# the collapsed cell below; `exercises.check_reindex` compares it with `sample_blocks` in the cell after it.
+# (`torch.searchsorted`), and map the sorted position back through the permutation. Padded slots hold
+# −1, which `searchsorted` cannot look up: clamp them to 0 first and put −1 back with `torch.where`.
+# `exercises.check_reindex`, in the next cell, compares your rows with those of `sample_blocks`.
 
 
 # %%
 def my_reindex(src_ids: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    ### BEGIN SOLUTION
-    sorted_ids, perm = torch.sort(src_ids)
-    rows = perm[torch.searchsorted(sorted_ids, ids.clamp_min(0))]
-    return torch.where(mask, rows, torch.full_like(ids, -1))
-    ### END SOLUTION
+    raise NotImplementedError  # your code here
 
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 exercises.check_reindex(my_reindex)
 
 # %% [markdown]
@@ -333,8 +326,7 @@ for ax in axes:
 fig.tight_layout()
 plt.show()
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 print(f"|S(0)| for {len(query_batches)} minibatch(es) of {B} training queries "
       f"({len(torch.cat(query_batches).unique()):,} distinct queries in all):")
 print("     " + "".join(f"{f'T = {T}':>10}" for T in Ts))
@@ -383,8 +375,7 @@ assert size[2, 50] / size[2, 10] < 5  # far below the 25× of T²
 # the paper's shape (K = 2, importance pooling) at laptop width (m = 128, d = 64) and T = 10, so we use
 # the T = 10 table from above. The model is untrained: we check the plumbing, not the quality.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 feats = item_features(movies, g)
 x = feats.x
 config = PinSageConfig.classroom(feats.dim)
@@ -414,6 +405,46 @@ print(f"same z inside a minibatch of {len(big.seeds)} seeds (|S(0)| = {big.sizes
       f"features outside S(0) never read")
 
 # %% [markdown]
+# ### Exercise 2 — Algorithm 2 by hand
+#
+# Now the whole sampling half of Algorithm 2. Write `my_sample_blocks(seeds, num_layers, table)`
+# returning a `Blocks` that `PinSage` can consume. `seeds` is the minibatch (a LongTensor; an item may
+# appear twice, as when a shared negative is also some query's positive); `table(ids)` returns the
+# neighbourhoods of `ids`, with `.ids`, `.weights` and `.mask`, each `[len(ids), T]`. Build the sets
+# from the top down:
+#
+# * **S⁽ᴷ⁾** holds each seed once: `torch.unique(seeds, return_inverse=True)` gives those items and,
+#   as its second result, `seed_index`, the row of each seed among them.
+# * **One block per layer.** The destinations `dst` are the set above. Look up their neighbourhoods,
+#   `nb = table(dst)`. The new nodes are the real neighbours (`nb.ids[nb.mask]`, never the −1 of
+#   padding) that are not in `dst` already, each once (`torch.unique`, `torch.isin`). The sources are
+#   `dst` **followed by** the new nodes (`torch.cat`): destinations first, so row i of this layer is
+#   node i of the layer above. Re-index `nb.ids` into rows of the sources as in exercise 1 (−1 on
+#   padding), and keep `nb.weights` and `nb.mask` as they are: that is one
+#   `Block(src_ids=..., neighbors=..., weights=..., mask=...)`. The sources are the next layer's
+#   destinations.
+# * **Bottom first.** You built the blocks from S⁽ᴷ⁾ down, but `Blocks.layers[0]` is the block
+#   S⁽⁰⁾ → S⁽¹⁾: reverse the list, then return `Blocks(tuple(layers), seeds, seed_index)`.
+#
+# Write the re-indexing inline rather than calling `my_reindex`, so that this exercise works whether
+# or not you did the first. The new nodes of a set may come in any order. The checker,
+# `exercises.check_sample_blocks`, builds minibatches on a small synthetic catalogue (repeated
+# seeds and items without any neighbour among them, and several values of K) and compares your
+# node sets, their order, the local rows and `seed_index` with those of `sample_blocks`; then it
+# feeds your blocks to the library's `PinSage` and requires the embeddings the model computes from
+# the library's blocks.
+
+
+# %%
+def my_sample_blocks(seeds: torch.Tensor, num_layers: int, table: NeighborhoodTable):
+    from pinsage_edu.minibatch import Block, Blocks  # the containers to fill (imported here: self-contained)
+    raise NotImplementedError  # your code here
+
+
+# %% tags=["nbval-check-output"]
+exercises.check_sample_blocks(my_sample_blocks)
+
+# %% [markdown]
 # ### Each N(u) is fetched once per minibatch
 #
 # A node of S⁽ᴷ⁾ is also a node of S⁽ᴷ⁻¹⁾ (the union keeps it), so the paper's recursion asks for its
@@ -430,8 +461,7 @@ print(f"same z inside a minibatch of {len(big.seeds)} seeds (|S(0)| = {big.sizes
 # > fresh sample keeps few of the 10 neighbours (the output below; notebook 02 showed how slowly the
 # > top-T settles). Within one minibatch that noise is at least consistent across the layers.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 asked = []
 
 
@@ -468,8 +498,7 @@ assert max(kept) < config.num_neighbors and set(first.input_ids.tolist()) != set
 # page-locked memory so that `.to("cuda", non_blocking=True)` copies them without stalling the GPU.
 # On a CPU-only machine both are no-ops in effect; the cell below runs on whatever `device` is.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 on_device = blocks_T.pin_memory().to(device, non_blocking=True) if device.type == "cuda" else blocks_T.to(device)
 with torch.no_grad():
     z_device = model.to(device)(on_device, x.to(device))
@@ -491,8 +520,7 @@ print(f"blocks on {on_device.device}: {[tuple(blk.neighbors.shape) for blk in on
 # movies or 2 billion pins; only |S⁽⁰⁾| matters. The global ids stay on the CPU, which needs them
 # only to gather the feature rows and to read off which embedding belongs to which item.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 b = sample_blocks(query_batches[0], config.num_layers, table_T)
 print(f"minibatch of {B} queries, T = {config.num_neighbors}: the GPU gets x[S(0)] = {b.sizes[0]:,} × {feats.dim} "
       f"instead of {g.num_items:,} × {feats.dim}")
@@ -510,8 +538,7 @@ for k, blk in enumerate(b.layers):
 # when every item needs an embedding from the same final model, it is waste. Embed all movies with
 # Algorithm 2, minibatch after minibatch, and count:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 chunks = torch.arange(g.num_items).split(B)
 sizes = [sample_blocks(chunk, config.num_layers, table_T).sizes for chunk in chunks]
 h1 = sum(s[1] for s in sizes)  # layer-1 embeddings computed
@@ -550,14 +577,15 @@ assert h1 > 2 * g.num_items and transforms > 2 * 2 * g.num_items
 #
 # 1. *(with check, above)* Re-index global neighbour ids into local rows with one sort and one binary
 #    search.
-# 2. Replace the table by `NeighborhoodSampler(g, 3, generator=1)` and sample the three movies twice.
+# 2. *(with check, above)* Algorithm 2's node sets and blocks by hand, fed to the PinSage model.
+# 3. Replace the table by `NeighborhoodSampler(g, 3, generator=1)` and sample the three movies twice.
 #    How many nodes of S⁽⁰⁾ survive from one minibatch to the next? Repeat with `num_walks=2_000`
 #    (passed to the sampler): what changes, and what does it cost per minibatch?
-# 3. Build the table with `method="uniform"` (GraphSAGE's neighbours, notebook 02) and repeat the
+# 4. Build the table with `method="uniform"` (GraphSAGE's neighbours, notebook 02) and repeat the
 #    |S⁽⁰⁾| table for K = 2. Do uniform neighbourhoods overlap more or less than importance ones, and
 #    what does that do to the cost of a minibatch?
-# 4. A real training minibatch holds the queries, their positives and 500 shared negatives (§3.3,
+# 5. A real training minibatch holds the queries, their positives and 500 shared negatives (§3.3,
 #    notebook 06). Sample blocks for 512 training pairs (both columns of `split.train_pairs`) plus 500
 #    random movies: how much larger is |S⁽⁰⁾| than for the queries alone?
-# 5. Order the items for the inference count above by popularity instead of by id (or at random). Does
+# 6. Order the items for the inference count above by popularity instead of by id (or at random). Does
 #    the amount of recomputation change? What ordering would minimise it?

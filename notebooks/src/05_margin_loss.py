@@ -9,9 +9,10 @@
 # the share of hinges that still teach, the score distributions and the validation hit-rate. The
 # numbers will show why uniform negatives soon stop teaching — the reason §3.3 goes on to hard
 # negatives (notebook 06) — and we close with the cross-entropy ablation of Table 1.
+#
+# *Symbols and terms: the [notation table and glossary](00_course_map.ipynb#Notation-and-glossary) in notebook 00.*
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 import os
 
 import matplotlib.pyplot as plt
@@ -45,8 +46,7 @@ MARGIN = 0.1  # Δ; the paper does not give its value (see below)
 # positive pairs (q, i) are consecutive likes of one user, split into train / validation / test.
 # Each movie's neighbourhood (T = 10, importance-based, notebook 02) is computed once into a table.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 movies = load_dataset("ml-latest-small")
 split = movies.split(seed=0)
 g = split.graph
@@ -74,8 +74,7 @@ print(f"features {tuple(x.shape)} · train pairs {len(split.train_pairs):,} · v
 # > by a twentieth of that range. Δ is meaningful only because the scale is fixed: without the
 # > normalisation, the model could meet any margin by stretching all embeddings.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 fig, caption = widgets.render_margin(MARGIN)
 plt.show()
 print(caption)
@@ -92,8 +91,7 @@ print(caption)
 # the N items uniformly (with replacement); `shared_negative_mask` marks the few entries where a
 # "negative" is the query itself or its positive — those must not count as negatives.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 B = 512
 pick = torch.randperm(len(split.train_pairs), generator=torch.Generator().manual_seed(0))[:B]
 q, pos = split.train_pairs[pick, 0], split.train_pairs[pick, 1]
@@ -109,8 +107,7 @@ assert mask.shape == (B, 500) and 0 < int((~mask).sum()) < 0.01 * mask.numel()
 # (Algorithm 2). Compare the node sets of Algorithm 2 when the 512 pairs share 500 negatives with
 # those when every pair draws its own 500 ($512 \times 500 = 256{,}000$ draws):
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 shared_blocks = sample_blocks(torch.cat([q, pos, neg]), 2, table)
 per_pair_neg = shared_negatives(N_ITEMS, B * 500, generator=0)  # 500 for each pair
 per_pair_blocks = sample_blocks(torch.cat([q, pos, per_pair_neg]), 2, table)
@@ -129,39 +126,50 @@ assert per_pair_blocks.sizes[-1] == N_ITEMS and per_pair_blocks.sizes[-1] > 4 * 
 # minibatch of 512, against 500. Sharing also turns the scoring into a single dense
 # $[B, d] \times [d, N]$ product, the operation a GPU does best.
 #
-# ### Exercise 1 — the loss with shared negatives
+# ### Exercise 1 — the loss with shared negatives, in full
 #
-# Write `my_shared_negative_loss(z_q, z_pos, z_neg, margin)`: `z_q`, `z_pos` are `[B, d]`, `z_neg`
-# is `[N, d]` (shared by all B queries). Return the **scalar** mean over all queries b and negatives
-# n of $\max(0, z_{q_b}\cdot z_n - z_{q_b}\cdot z_{i_b} + \Delta)$ (no mask here). Hints: one matrix
-# product gives every $z_{q_b}\cdot z_n$; `(z_q * z_pos).sum(1)` the positives' scores; broadcast
-# `[B, 1]` against `[B, N]`; `torch.relu`. The solution is in the collapsed cell below; the checker
-# runs in the cell after it.
+# Write `my_max_margin_loss(z_q, z_pos, z_neg, queries, positives, negatives, margin)`, the loss one
+# training step computes. It gets the embeddings `z_q`, `z_pos` `[B, d]` of the minibatch's queries
+# and positives and `z_neg [N, d]` of the N negatives shared by all of them, **and the item ids behind
+# them**: `queries`, `positives` (LongTensor `[B]`) and `negatives` (LongTensor `[N]`, drawn with
+# replacement, so a "negative" can be a query of the batch or its positive). Return the scalar
+#
+# $$\frac{1}{B}\sum_{b} \frac{1}{|K_b|} \sum_{n \in K_b} \max\bigl(0,\; z_{q_b}\cdot z_n - z_{q_b}\cdot z_{i_b} + \Delta\bigr),$$
+#
+# where $K_b$ holds the negatives that are neither query b itself nor its positive — what
+# `shared_negative_mask` marks above — and a query with no negative left contributes 0. Hints:
+#
+# * the scores: one matrix product `z_q @ z_neg.T` gives every $z_{q_b}\cdot z_n$ `[B, N]`;
+#   `(z_q * z_pos).sum(1, keepdim=True)` the positives' `[B, 1]`, which broadcasts against it;
+# * the hinge: `torch.relu(… + margin)`;
+# * the mask: compare `negatives[None, :]` with `queries[:, None]` (and with the positives) — a
+#   `[B, N]` boolean;
+# * the means: per query, the sum of its kept hinges over the number kept (`.clamp_min(1)`: a query
+#   whose every negative is masked must give 0, not NaN), then `.mean()` over the queries.
+#
+# `exercises.check_margin_loss` compares the value **and the gradients** with the library's
+# `max_margin_loss(…, shared_mask=shared_negative_mask(…))` on random cases built to make every
+# mistake show — negatives that are a query or a positive, a query with none left, queries keeping
+# different numbers of negatives — and on a real minibatch embedded by an untrained PinSage.
 
 # %%
-def my_shared_negative_loss(z_q: torch.Tensor, z_pos: torch.Tensor, z_neg: torch.Tensor,
-                            margin: float) -> torch.Tensor:
-    ### BEGIN SOLUTION
-    pos_score = (z_q * z_pos).sum(1, keepdim=True)  # z_q·z_i   [B, 1]
-    neg_score = z_q @ z_neg.T  # z_q·z_n   [B, N]
-    return torch.relu(neg_score - pos_score + margin).mean()
-    ### END SOLUTION
+def my_max_margin_loss(z_q: torch.Tensor, z_pos: torch.Tensor, z_neg: torch.Tensor, queries: torch.Tensor,
+                       positives: torch.Tensor, negatives: torch.Tensor, margin: float) -> torch.Tensor:
+    raise NotImplementedError  # your code here
 
-# %%
-exercises.check_shared_negative_loss(my_shared_negative_loss)
+# %% tags=["nbval-check-output"]
+exercises.check_margin_loss(my_max_margin_loss)
 
 # %% [markdown]
 # ## The library's loss and what it reports
 #
-# `max_margin_loss(z_q, z_pos, z_neg_shared, margin=Δ, shared_mask=...)` computes the same hinge,
-# averages each query's hinges over its **unmasked** negatives, then over the batch, and returns a
-# `LossResult`: besides the `loss` to back-propagate, the **share of active hinges** (those with
-# $x > -\Delta$, the only ones with a gradient) and the mean positive and negative scores. We embed
-# our minibatch with an untrained model and check the library against the formula, written out by
-# hand with the mask.
+# `max_margin_loss(z_q, z_pos, z_neg_shared, margin=Δ, shared_mask=...)` computes the loss of the
+# exercise — each query's hinges averaged over its **unmasked** negatives, then over the batch — and
+# returns a `LossResult`: besides the `loss` to back-propagate, the **share of active hinges** (those
+# with $x > -\Delta$, the only ones with a gradient) and the mean positive and negative scores. We
+# embed our minibatch with an untrained model and check the share of active hinges by hand.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 torch.manual_seed(0)
 model = PinSage(PinSageConfig.classroom(x.shape[1]))
 with torch.no_grad():
@@ -170,9 +178,6 @@ z_q, z_pos, z_neg = z[:B], z[B:2 * B], z[2 * B:]
 
 res = max_margin_loss(z_q, z_pos, z_neg, margin=MARGIN, shared_mask=mask)
 diff = z_q @ z_neg.T - (z_q * z_pos).sum(1, keepdim=True)  # x = z_q·z_n − z_q·z_i   [B, 500]
-hinge = torch.relu(diff + MARGIN) * mask
-by_hand = (hinge.sum(1) / mask.sum(1)).mean()
-assert torch.allclose(res.loss, by_hand, atol=1e-6)
 assert abs(res.active - float((diff > -MARGIN)[mask].float().mean())) < 1e-6
 print(f"untrained model: loss {float(res.loss):.3f} · active hinges {res.active:.0%} · "
       f"mean z_q·z_i {res.pos_score:.2f} · mean z_q·z_n {res.neg_score:.2f}")
@@ -269,8 +274,7 @@ for ax in axes:
 fig.tight_layout()
 plt.show()
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 # Numbers from hundreds of optimiser steps: asserted below rather than compared as text, because float
 # rounding may differ between CPUs.
 print("epoch  mean loss  active hinges  mean z_q·z_i  mean z_q·z_n  val hit@10")
@@ -315,8 +319,7 @@ axes[0].legend(fontsize=7, loc="upper left")
 fig.tight_layout()
 plt.show()
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 def separation(p_score: torch.Tensor, n_score: torch.Tensor) -> tuple[float, float, float]:
     """Mean positive minus mean negative score; share of negatives beaten by the positive by more than Δ
     (inactive hinges); share of negatives the positive outscores at all."""
@@ -358,8 +361,7 @@ assert abs(seps[-1][1] - seps[1][1]) < (seps[1][1] - seps[0][1]) / 3
 #   hundreds of movies above it in our 6,298-item catalogue — and the same share of a two-billion-pin
 #   catalogue is many millions of pins.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 p_score, n_score = snapshots[-1]
 above_of_500 = ((n_score > p_score[:, None]) & probe_mask).sum(1)  # negatives outscoring the positive
 share_above = above_of_500.float() / probe_mask.sum(1)
@@ -400,14 +402,12 @@ assert float((catalogue_rank < 10).float().mean()) < 0.2
 # active (more to learn from, but also more pushing against negatives that may be truly related);
 # Δ = 0 only punishes negatives that outscore the positive.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 probe_diff = (n_score - p_score[:, None])[probe_mask]
 widgets.margin_explorer(probe_diff)
 
-# %%
-# NBVAL_IGNORE_OUTPUT
-# The same callback the widget runs, once with fixed values (so the tests exercise it).
+# %% tags=["nbval-ignore-output"]
+# The explorer's first view, drawn by the same function the widget calls (so it shows on a stored notebook too).
 fig, caption = widgets.render_margin(0.3, probe_diff)
 plt.show()
 print(caption)
@@ -431,8 +431,7 @@ assert caption.startswith("Δ = 0.30") and float(caption.split("%")[0].split()[-
 # measure that on the trained model's probe with autograd, one query at a time: the gradient on
 # negative $z_n$ is $w_n z_q$, so $w_n = z_q\cdot\partial J/\partial z_n$.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 zz = embed_minibatches(model, x, table, torch.cat([probe[:, 0], probe[:, 1], probe_neg]))
 pz_q, pz_i, pz_n = zz[:P], zz[P:2 * P], zz[2 * P:]
 print(f"trained model on the probe: max-margin loss {float(max_margin_loss(pz_q, pz_i, pz_n, margin=MARGIN, shared_mask=probe_mask)):.4f}"
@@ -485,7 +484,8 @@ assert top10_share["cross-entropy"] > top10_share["max-margin"]
 #
 # ## Exercises
 #
-# 1. *(with checker, above)* Write the max-margin loss with negatives shared by the whole minibatch.
+# 1. *(with checker, above)* Write the max-margin loss with negatives shared by the whole minibatch,
+#    masks included.
 # 2. Retrain with `margin=0.0`, `0.3` and `0.5` (a fresh model each time, 3 epochs). How do the share
 #    of active hinges and the validation hit-rate change? Is a larger margin always better?
 # 3. Train the ablation: `TrainConfig(loss="xent", max_hard_negatives=0, epochs=3)`, then try

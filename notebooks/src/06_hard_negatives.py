@@ -10,9 +10,10 @@
 # 2000–5000 among two billion pins) has to be rescaled for a catalogue of six thousand movies, draw
 # hard negatives (and write the draw yourself), plot the curriculum, and train PinSage with and
 # without them.
+#
+# *Symbols and terms: the [notation table and glossary](00_course_map.ipynb#Notation-and-glossary) in notebook 00.*
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 import math
 import os
 
@@ -48,8 +49,7 @@ PRESET = {
 # MovieLens as before: movies are items, each user's liked movies a collection, and only the
 # **train** graph is used — for the PPR rankings too, so the held-out pairs can judge them.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 movies = load_dataset("ml-latest-small")
 split = movies.split(seed=0)
 g = split.graph
@@ -112,8 +112,7 @@ ax.grid(True, which="major", alpha=0.3)
 fig.tight_layout()
 plt.show()
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 def by_region(ranks: torch.Tensor) -> list[int]:
     return [int((ranks < lo).sum()), int(((ranks >= lo) & (ranks < hi)).sum()), int((ranks >= hi).sum())]
 
@@ -126,15 +125,23 @@ for name, ranks, total in (("train", r_train, len(train_pos)), ("val", r_val, le
         f"{c} of the {s:,} movies {where} ({c / s:.1%})"
         for c, s, where in zip(counts, region_sizes, ("in the top ranks", "in the band", "beyond"))))
 print(f"val positives' ranks: {sorted((r_val + 1).tolist())}")
+fall = {"over ranks 1–10": float(scores[0] / scores[9]), "across the band": float(scores[lo] / scores[hi - 1]),
+        "from the band's end to the last reachable movie": float(scores[hi - 1] / scores[n_ranked - 1])}
+print("PPR score falls by a factor of " + ", ".join(f"{v:.0f} {k}" if v > 10 else f"{v:.1f} {k}"
+                                                    for k, v in fall.items()))
 density = [c / s for c, s in zip(by_region(r_train), region_sizes)]
 assert bool((scores[:-1] >= scores[1:]).all()) and density[0] > 2 * density[1] > 4 * density[2]
+fall_top, fall_band, fall_tail = fall.values()
+assert fall_top < 2 and fall_band < 3 and fall_tail > 100  # flat at the top, a gentle slope in the band, a steep tail
 
 # %% [markdown]
-# The curve is steep at the top and has a long flat tail: the first few dozen movies share many fans
-# with *The Matrix*, and thousands of movies are reached only through a single fan. The train
-# positives crowd the top ranks — nearly two in three of the top movies are labelled positives
-# (their co-likes are edges of the train graph, which is *why* they rank high) — and that is why
-# the band starts below them. The band still holds a fair share of train positives; the library
+# On these log–log axes the curve is **flat at the top and falls ever faster towards the tail** (the
+# factors printed above): the ten most related movies score within a factor of two of each other —
+# many *Matrix* fans liked each of them — and the band is still a gentle slope, while past the band
+# the score drops by more than two orders of magnitude down to the movies reached only through one or
+# two fans. The train positives crowd the top ranks — nearly two in three of the top movies are
+# labelled positives (their co-likes are edges of the train graph, which is *why* they rank high) —
+# and that is why the band starts below them. The band still holds a fair share of train positives; the library
 # leaves those out of the draw (below). The few validation positives are spread much more widely,
 # most of them far beyond the band: a related movie is not always a PPR neighbour, and now and then
 # a band movie is a positive nobody has labelled yet.
@@ -143,8 +150,7 @@ assert bool((scores[:-1] >= scores[1:]).all()) and density[0] > 2 * density[1] >
 #
 # Six titles drawn at random from each region, with how many train users liked each movie:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 gen = torch.Generator().manual_seed(0)
 regions = {"top ranks": (0, lo), "the band": (lo, hi), "easy region": (hi, n_ranked)}
 mean_degree = {}
@@ -208,8 +214,7 @@ ax.grid(True, which="major", alpha=0.3)
 fig.tight_layout()
 plt.show()
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 for n in (1_000, N, 100_000, 1_000_000, 300_000_000, PAPER_CATALOGUE):
     a, b = hard_negative_band(n)
     print(f"{n:>13,} items: band {a:>5,}–{b:>5,} ({b / n:8.4%} of the catalogue before the band's end)")
@@ -222,8 +227,7 @@ assert hard_negative_band(N, band=(50, 500)) == (50, 500)
 # ask where each validation answer falls in its query's ranking. A band of 126 movies picked at random
 # would hold 126 / 6,298 = 2% of the answers.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 ranking_all = ppr_rank(g, torch.arange(N), k=hi)  # one row per item, as train_pinsage accepts it
 vq, va = split.val_pairs[:, 0], split.val_pairs[:, 1]
 found = ranking_all.ids[vq] == va[:, None]
@@ -251,8 +255,7 @@ assert share_band > 3 * (hi - lo) / N
 # uniformly from the band's candidates, after removing the query itself and its known positives.
 # Six for *The Matrix*:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 draw = hard_negatives(ranking, 6, (lo, hi), positives=split.train_pairs, generator=0)
 for i in draw.ids[0].tolist():
     print(f"  rank {int(rank_of[i]) + 1:>3}  {titles[i]}")
@@ -273,8 +276,7 @@ assert matrix not in chosen and not set(chosen) & known_positives(matrix)
 # query's row). A query with fewer than h candidates left gets what there is, padded with −1 and
 # `mask` False; a query with no train edges at all (a *cold* movie) is not ranked and gets none.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 many = hard_negatives(ranking_all, 6, (lo, hi), rows=vq, positives=split.train_pairs, generator=0)
 in_band = (many.ids.unsqueeze(2) == ranking_all.ids[vq][:, lo:hi].unsqueeze(1)).any(2)
 train_keys = set(map(tuple, split.train_pairs.tolist()))
@@ -290,28 +292,39 @@ assert bool(in_band[many.mask].all()) and not bool((many.ids == vq[:, None]).any
 assert torch.equal(~many.mask.any(1), cold)
 
 # %% [markdown]
-# ### Exercise 1 — a hard-negative draw by hand
+# ### Exercise 1 — hard negatives for a minibatch, band included
 #
-# Write `my_hard_negatives(ranked, query, positives, band, h, generator)` for **one** query:
-# `ranked` is its LongTensor of items best first (the query itself already left out, −1 for
-# unranked slots), `positives` a Python set of its known positives. Return a LongTensor of
-# `min(h, number of candidates)` **distinct** items drawn uniformly from `ranked[lo:hi]`, leaving
-# out −1, the query and the positives. Hints: a boolean mask, then `torch.randperm(..., generator=generator)`.
-# `exercises.check_hard_negatives` compares your draws with the library's candidates on a small graph.
+# Write `my_hard_negatives(ranked, queries, positives, num_items, h, generator)`, the draw a training
+# step makes for its B queries:
+#
+# * `ranked` LongTensor `[B, K]`: row b is query b's PPR ranking, best first (the query itself normally
+#   left out — but do not count on it), −1 on unranked slots; `queries` LongTensor `[B]`;
+# * `positives` LongTensor `[P, 2]`: the known positive pairs; a relation goes both ways, so (q, i)
+#   and (i, q) both make i a positive of q;
+# * `num_items`: the catalogue size; `h`: hard negatives per query; `generator`: a `torch.Generator`.
+#
+# Return LongTensor `[B, h]`: for each query, `min(h, number of candidates)` **distinct** items drawn
+# uniformly at random from ranks `[lo, hi)` of its row, leaving out −1, the query and its positives,
+# then −1 up to h. The band is the library's, scaled to the catalogue by the fourth root as above:
+# lo = round(2000 · (num_items / 2·10⁹)^¼), hi = round(2.5 · lo) (0-based ranks, hi excluded; for the
+# catalogue sizes of the checker no other clamp matters). Hints: a loop over the B rows is fine;
+# `torch.isin` tests membership; `torch.randperm(n, generator=generator)[:h]` draws without
+# replacement — take *every* random number from `generator`, so a seeded run repeats itself.
+#
+# The library draws its random numbers its own way (`hard_negatives` gives each candidate a random
+# priority and keeps the h smallest), so `exercises.check_hard_negative_batch` cannot ask for the
+# same items. It checks what any correct draw satisfies, on two seeded synthetic catalogues: every
+# row is a set of the library's candidates of the right size (a cold query gets none, a large h gets
+# them all), the same seed gives the same draw, and over 200 seeds every candidate turns up and none
+# far more often than a uniform draw would pick it.
 
 # %%
-def my_hard_negatives(ranked: torch.Tensor, query: int, positives: set[int], band: tuple[int, int], h: int,
+def my_hard_negatives(ranked: torch.Tensor, queries: torch.Tensor, positives: torch.Tensor, num_items: int, h: int,
                       generator: torch.Generator) -> torch.Tensor:
-    ### BEGIN SOLUTION
-    window = ranked[band[0]:band[1]]
-    keep = (window >= 0) & (window != query) & ~torch.isin(window, torch.tensor(sorted(positives), dtype=torch.long))
-    candidates = window[keep]
-    return candidates[torch.randperm(candidates.numel(), generator=generator)[:h]]
-    ### END SOLUTION
+    raise NotImplementedError  # your code here
 
-# %%
-# NBVAL_CHECK_OUTPUT
-exercises.check_hard_negatives(my_hard_negatives)
+# %% tags=["nbval-check-output"]
+exercises.check_hard_negative_batch(my_hard_negatives)
 
 # %% [markdown]
 # ## The curriculum
@@ -334,8 +347,7 @@ ax.grid(True, axis="y", alpha=0.3)
 fig.tight_layout()
 plt.show()
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 print("hard negatives per query, epochs 1–12:", schedule)
 print(f"this notebook ({SIZE}, {PRESET['epochs']} epochs):", curriculum_schedule(PRESET["epochs"]))
 assert schedule == [0, 1, 2, 3, 4, 5, 6, 6, 6, 6, 6, 6]
@@ -384,8 +396,7 @@ for name, max_hard in (("without", 0), ("with", 6)):
 pixie = pixie_recommend_batch(g, val[:, 0], k=10, num_steps=PRESET["pixie_steps"], generator=0)
 hit_pixie = hit_rate(pixie.ids, val[:, 1])
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 # Numbers from hundreds of optimiser steps: asserted below rather than compared as text, because float
 # rounding may differ between CPUs.
 for name, h in histories.items():
@@ -442,8 +453,7 @@ for ax in axes:
 fig.tight_layout()
 plt.show()
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 # Seeded but floating-point: the assertions below hold robustly, the last digits may differ by CPU.
 hr0, hr6 = h0.val_hit_rates[-1], h6.val_hit_rates[-1]
 n_val = len(val)
@@ -507,7 +517,7 @@ if SIZE == "classroom":  # what the text below says; if a gap opens, the text mu
 #
 # ## Exercises
 #
-# 1. *(with check, above)* Draw hard negatives for one query by hand.
+# 1. *(with checker, above)* Draw hard negatives for a minibatch of queries, band included.
 # 2. Train with `TrainConfig(hard_band=(0, 50))` — "hard negatives" from the very top ranks — and
 #    with `hard_band=(1000, 2500)`. What happens to `hard·q`, the share of active hinges and the
 #    hit-rate? Which band hurts, and why?

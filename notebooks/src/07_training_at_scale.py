@@ -4,14 +4,16 @@
 # Notebooks 05 and 06 trained PinSage with `train_pinsage` and looked at *what* it learns. This one
 # looks at *how* the training runs, the engineering half of §3.3 that let Pinterest train on billions
 # of pairs. You will watch the **producer–consumer** pipeline in the trainer's own timings (when the
-# compute waits for its next minibatch and when it does not), plot the learning-rate **warm-up and
-# decay**, follow a classroom-size run with **live curves**, stop a run and **resume** it exactly,
-# see what **DistributedDataParallel** (DDP) does with a minibatch (a diagram and a real 2-process
-# run on the CPU, launched from this notebook), and measure the paper's **runtime trade-off**:
-# batch size against time per iteration against the number of iterations to reach a target.
+# compute waits for its next minibatch and when it does not), **write one training step** yourself
+# and check it against the trainer's, plot the learning-rate **warm-up and decay**, follow a
+# classroom-size run with **live curves**, stop a run and **resume** it exactly, see what
+# **DistributedDataParallel** (DDP) does with a minibatch (a diagram and a real 2-process run on the
+# CPU, launched from this notebook), and measure the paper's **runtime trade-off**: batch size
+# against time per iteration against the number of iterations to reach a target.
+#
+# *Symbols and terms: the [notation table and glossary](00_course_map.ipynb#Notation-and-glossary) in notebook 00.*
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 import json
 import math
 import os
@@ -64,8 +66,7 @@ if PRESET["threads"] is not None:
 # positive pairs (q, i) consecutive likes of one user; the train graph, the features, and a table of
 # every movie's importance neighbourhood (T = 10).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 movies = load_dataset("ml-latest-small")
 split = movies.split(seed=0)
 g = split.graph
@@ -101,8 +102,7 @@ def fresh_model() -> PinSage:
 # costs about as much as computing on it — the case where overlapping the two helps most. One
 # minibatch of 512 pairs:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 sampler = NeighborhoodSampler(g, 10, generator=0, num_walks=100)  # fresh importance walks, reseeded per minibatch
 producer = MinibatchProducer(split.train_pairs, x, sampler, num_layers=2, config=TrainConfig(max_hard_negatives=0))
 mb, again = producer(1, 0), producer(1, 0)
@@ -175,8 +175,7 @@ ax.grid(True, axis="x", alpha=0.3)
 fig.tight_layout()
 plt.show()
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 # Timings on a shared machine: they vary from run to run, so they are printed, not asserted.
 wall, compute_ms = {}, {}
 for workers, h in pipeline.items():
@@ -197,8 +196,7 @@ else:
     print(f"→ this time the worker run took {ratio:.0%} of the no-worker run's time, no gain: its compute steps ran "
           f"{compute_ms[1] / compute_ms[0]:.1f}× slower while the worker built alongside them")
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 same = pipeline[0].step_loss == pipeline[1].step_loss
 print(f"the two runs' {len(pipeline[0].step_loss)} step losses are identical: {same}")
 assert same  # the producer is deterministic: the same minibatches, whichever process builds them
@@ -230,10 +228,47 @@ assert same  # the producer is deterministic: the same minibatches, whichever pr
 # > half. Here producer and consumer share two virtual cores (and whatever else runs on the machine),
 # > so the measured gain varies from run to run and machine to machine; on a machine with cores to
 # > spare we would expect the middle row to come much closer to the bottom one. When building takes longer than
-# > computing, one worker cannot keep up and the consumer waits a little at every step (exercise 3);
+# > computing, one worker cannot keep up and the consumer waits a little at every step (exercise 4);
 # > the precomputed `NeighborhoodTable` used in the rest of this notebook makes the producer's work
 # > almost free, another way to keep a consumer busy.
 #
+# ### Exercise 1 — one training step
+#
+# Each of those steps is the paper's loop body: sample a minibatch, embed its items, score them,
+# back-propagate, step. Write `my_training_step(model, optimizer, producer, epoch, index, margin)`
+# doing one step with the library's pieces, and return the step's loss as a Python number:
+#
+# 1. **Sample**: `mb = producer(epoch, index)` is the minibatch above — `mb.blocks` and `mb.inputs`
+#    (the feature rows of its S⁽⁰⁾), `mb.queries`, `mb.positives`, `mb.negatives`, and
+#    `mb.shared_mask` (`[B, S]`, False where a shared negative is the query itself or its positive).
+# 2. **Forward**: `model(mb.blocks, inputs=mb.inputs)` embeds the minibatch's seeds, which are the
+#    queries, then the positives, then the shared negatives: slice the result into `z_q` and `z_pos`
+#    (B rows each) and `z_neg` (the S rows after them).
+# 3. **Loss**: `max_margin_loss(z_q, z_pos, z_neg, margin=margin, shared_mask=mb.shared_mask).loss`,
+#    the hinge of notebook 05.
+# 4. **Backward and step**: clear the gradients the previous step left behind
+#    (`optimizer.zero_grad()`), back-propagate the loss, take the optimiser step. Return
+#    `loss.item()` (`float(loss)` works too, with a warning, as the loss still requires a gradient).
+#
+# The trainer wraps more around this core — the learning-rate schedule (next section), gradient
+# clipping, bf16 autocast on a GPU, hard negatives — and leaves it at that.
+# `exercises.check_training_step` gives your step and the library's trainer (configured
+# without those extras) identical seeded models and the same minibatches of a small synthetic
+# catalogue, runs a few steps with Adam and with SGD with momentum, and requires the trainer's loss
+# at every step and its parameters after every step.
+
+
+# %%
+def my_training_step(model: PinSage, optimizer: torch.optim.Optimizer, producer: MinibatchProducer, epoch: int,
+                     index: int, margin: float) -> float:
+    from pinsage_edu.loss import max_margin_loss  # imported here: the function is self-contained
+    raise NotImplementedError  # your code here
+
+
+# %% tags=["nbval-check-output"]
+exercises.check_training_step(my_training_step)
+
+# %% [markdown]
 # ## §3.3 Learning-rate warm-up and decay
 #
 # > **The paper (§3.3), in our words:** with large minibatches (512 to 4096 pairs) the learning rate
@@ -274,8 +309,7 @@ for ax in axes:
 fig.tight_layout()
 plt.show()
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 f = WarmupDecay(steps_per_epoch, 1.0, 0.9)
 W = f.warmup_steps
 for s in (0, 1, W - 1, W, 2 * W, 5 * W - 1):
@@ -294,7 +328,7 @@ assert abs(f(W + steps_per_epoch) - 0.9) < 1e-12 and abs(f(W + 3 * steps_per_epo
 # > steps find their direction at a small rate. The decay then lets the late steps refine rather
 # > than jump.
 #
-# ### Exercise 1 — the schedule by hand
+# ### Exercise 2 — the schedule by hand
 #
 # Write `my_warmup_decay(step, steps_per_epoch, warmup_epochs, lr_decay)` returning f(step) as above
 # (W = round(warmup_epochs · steps_per_epoch); no warm-up at all when W = 0).
@@ -302,15 +336,9 @@ assert abs(f(W + steps_per_epoch) - 0.9) < 1e-12 and abs(f(W + 3 * steps_per_epo
 
 # %%
 def my_warmup_decay(step: int, steps_per_epoch: int, warmup_epochs: float, lr_decay: float) -> float:
-    ### BEGIN SOLUTION
-    w = round(warmup_epochs * steps_per_epoch)
-    if step < w:
-        return (step + 1) / w
-    return lr_decay ** ((step - w) / steps_per_epoch)
-    ### END SOLUTION
+    raise NotImplementedError  # your code here
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 exercises.check_warmup_decay(my_warmup_decay)
 
 # %% [markdown]
@@ -385,13 +413,11 @@ history = train_pinsage(fresh_model(), x, split.train_pairs, table, config=run_c
                         val_pairs=split.val_pairs, on_step=live)
 live.draw(history)
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 # Hundreds of floating-point steps and timings: asserted below rather than compared as text.
 print(history.table())
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 hr0, hr = history.initial_hit_rate, history.val_hit_rates[-1]
 epoch1 = history.step_loss[:steps_per_epoch]  # uniform negatives only, whatever the size
 first_loss, last_loss = sum(epoch1[:10]) / 10, sum(epoch1[-10:]) / 10
@@ -423,8 +449,7 @@ assert abs(history.step_lr[-1] - run_config.lr * 0.9 ** (PRESET["epochs"] - 1)) 
 # that changes what the run computes may). We train 1 epoch of 8 steps, then resume the same folder
 # with `epochs=2`, and compare with one uninterrupted 2-epoch run.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 short = dict(max_steps_per_epoch=8, max_hard_negatives=0)
 with tempfile.TemporaryDirectory() as tmp:
     run_dir = Path(tmp) / "run"
@@ -510,8 +535,7 @@ plt.show()
 # writes them to the last line of `DIR/metrics.jsonl`. If the launch fails on your machine (no
 # free port, a sandbox without process groups…), the cell says why and the notebook carries on.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 ddp_dir = tempfile.TemporaryDirectory()
 ddp_out = Path(ddp_dir.name) / "ddp"
 command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
@@ -535,8 +559,7 @@ else:
         ddp_steps = [r["loss"] for r in records if r["type"] == "step"]
         print(f"launched, trained and evaluated in {time.perf_counter() - t_launch:.1f} s")
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 if ddp_end is None:
     print("no 2-process run to check")
 else:
@@ -573,7 +596,7 @@ ddp_dir.cleanup()
 #   took a fraction of a second (`compute s` in the table above). On GPUs the split pays off: each device computes on B/W pairs, and DDP
 #   overlaps the all-reduce with the rest of the backward pass.
 #
-# ### Exercise 2 — a rank's share
+# ### Exercise 3 — a rank's share
 #
 # Write `my_rank_share(batch, rank, world_size)`: the contiguous rows of `batch` [n, 2] that rank
 # `rank` of `world_size` takes — rows rank·n // world_size up to (rank + 1)·n // world_size, end
@@ -582,13 +605,9 @@ ddp_dir.cleanup()
 
 # %%
 def my_rank_share(batch: torch.Tensor, rank: int, world_size: int) -> torch.Tensor:
-    ### BEGIN SOLUTION
-    n = batch.shape[0]
-    return batch[rank * n // world_size:(rank + 1) * n // world_size]
-    ### END SOLUTION
+    raise NotImplementedError  # your code here
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 exercises.check_rank_share(my_rank_share)
 
 # %% [markdown]
@@ -669,8 +688,7 @@ for ax in axes.flat:
 fig.tight_layout()
 plt.show()
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 # Times vary with the machine and its load: printed here, only robust facts asserted below.
 print(" batch  ms/iteration (fastest)  iterations to target  pairs to target  time to target")
 for B, s in sweep.items():
@@ -681,8 +699,7 @@ small, large = batches[0], max(B for B in batches if B <= 1024)
 print(f"time per iteration, batch {large} vs {small}: {sweep[large]['ms'] / sweep[small]['ms']:.1f}× "
       f"for {large // small}× the pairs")
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 # Seeded training: the iteration counts are the same on every run (float rounding could move one by a step).
 upto = [B for B in batches if B <= 1024]
 its = [sweep[B]["iterations"] for B in upto]
@@ -742,17 +759,19 @@ assert sweep[large]["fastest_ms"] < (large / small) * sweep[small]["fastest_ms"]
 #
 # ## Exercises
 #
-# 1. *(with check, above)* The warm-up-and-decay factor by hand.
-# 2. *(with check, above)* A DDP rank's share of a global minibatch.
-# 3. Make the producer slower — `NeighborhoodSampler(g, 10, generator=0, num_walks=1000)` — and
+# 1. *(with check, above)* One training step — sample, forward, loss, backward, optimiser step — next
+#    to the trainer's.
+# 2. *(with check, above)* The warm-up-and-decay factor by hand.
+# 3. *(with check, above)* A DDP rank's share of a global minibatch.
+# 4. Make the producer slower — `NeighborhoodSampler(g, 10, generator=0, num_walks=1000)` — and
 #    faster — the `NeighborhoodTable` — and redraw the two timelines. When does the worker help most?
 #    What happens with `num_workers=2` on a 2-core machine, and why?
-# 4. Train the live run with `warmup_epochs=0` and a peak rate of 10⁻² (what the linear scaling rule
+# 5. Train the live run with `warmup_epochs=0` and a peak rate of 10⁻² (what the linear scaling rule
 #    would give a batch of about 5,000). Does the loss misbehave in the first steps? Then put the
 #    warm-up back.
-# 5. Launch the DDP run with `--nproc_per_node=3` and `--batch-size 64`: the shares are now 21, 21
+# 6. Launch the DDP run with `--nproc_per_node=3` and `--batch-size 64`: the shares are now 21, 21
 #    and 22 pairs. Is the step still the single-process step (compare the step losses as above)? If
 #    each rank simply took the mean loss of its own share and DDP averaged the ranks, the pairs of
 #    the smaller shares would weigh more — how would you correct for that?
-# 6. Extend the batch-size sweep to 2048 and 4096 (or run the full size). Do the iterations to the
+# 7. Extend the batch-size sweep to 2048 and 4096 (or run the full size). Do the iterations to the
 #    target still fall in proportion? Where is the shortest time to target on your machine?

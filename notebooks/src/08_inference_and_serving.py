@@ -5,14 +5,16 @@
 # and a way to find a pin's nearest neighbours among them in milliseconds. This notebook follows §3.4.
 # You will **count** how much work Algorithm 2 wastes when it embeds items minibatch by minibatch,
 # draw the paper's **MapReduce** alternative (map, join, reduce, layer by layer), **write one pass of
-# it by hand** and check it against the library, **measure** the speed-up, run it **sharded over two
+# it by hand** (then in chunks, as the library runs it) and check it against the library, **measure**
+# the speed-up, run it **sharded over two
 # processes** with `torchrun`, **store** the embeddings with their item ids and the model's hash, and
 # serve recommendations with **exact** search and with **locality-sensitive hashing** (LSH), whose
 # recall you will trade against the work it saves. A small **browser** puts PinSage's lists next to
 # content-only and Pixie's.
+#
+# *Symbols and terms: the [notation table and glossary](00_course_map.ipynb#Notation-and-glossary) in notebook 00.*
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 import math
 import os
 import subprocess
@@ -35,7 +37,7 @@ from pinsage_edu.evaluate import (ABLATIONS, Experiment, content_baselines, simi
 from pinsage_edu.inference import (ItemEmbeddings, computation_counts, embed_all, embed_minibatches,
                                    load_embeddings, model_hash, save_embeddings)
 from pinsage_edu.knn import ExactIndex, FaissIndex, LSHIndex, exact_top_k, faiss_available, recall_at_k
-from pinsage_edu.minibatch import sample_blocks
+from pinsage_edu.minibatch import NeighborhoodTable, sample_blocks
 from pinsage_edu.model import PinSage, PinSageConfig
 from pinsage_edu.train import TrainConfig
 from pinsage_edu.utils import seed_everything
@@ -74,15 +76,13 @@ if PRESET["threads"] is not None:
 # ten seconds); full size trains 10 epochs with the curriculum of hard negatives. We keep the run's
 # checkpoints in a folder: the `torchrun` section below embeds from it.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 exp = Experiment.load("ml-latest-small")
 N, titles = exp.graph.num_items, exp.titles
 print(exp.graph)
 print(f"features {tuple(exp.x.shape)} · neighbourhood table: {exp.table.num_items:,} items × T = {exp.table.num_neighbors}")
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 work = tempfile.TemporaryDirectory()  # removed at the end of the notebook
 run_dir = Path(work.name) / "run"
 config = TrainConfig(epochs=PRESET["epochs"], max_hard_negatives=PRESET["max_hard_negatives"])
@@ -110,8 +110,7 @@ assert hrs[-1] > 2 * hr0 and z.shape == (N, model.config.embed_dim)
 # is shared. `computation_counts(table, K, B)` adds up these set sizes over all the minibatches that
 # embed the N items, next to what the layer-wise way computes: N of each, per layer.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 K = model.config.num_layers
 counts = {B: computation_counts(exp.table, K, B) for B in PRESET["count_batches"]}
 layerwise = counts[PRESET["count_batches"][0]]
@@ -155,8 +154,7 @@ plt.show()
 # The ones in many neighbourhoods — the popular ones. With minibatches of 256, the layer-1 vectors of
 # Star Wars, Toy Story or The Usual Suspects are computed again in every single minibatch:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 B = 256
 recomputed = torch.zeros(N, dtype=torch.long)
 for lo in range(0, N, B):
@@ -233,8 +231,7 @@ plt.show()
 # items). The table's `ids` are −1 where an item has fewer than T neighbours; `mask` marks them and
 # the pooling ignores them, so any row can stand in for the gather.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 with torch.no_grad():
     nb = exp.table(torch.arange(N))  # every item's neighbourhood: ids, weights, mask [N, T]
     h = model.input_embeddings(exp.x)  # h⁽⁰⁾ [N, in_dim]
@@ -246,8 +243,7 @@ with torch.no_grad():
     z_by_hand = model.head(h)  # the head, once per item
 print(f"head: {tuple(z_by_hand.shape)}")
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 z_minibatches = embed_minibatches(model, exp.x, exp.table, batch_size=256)
 gap_all = float((z_by_hand - z).abs().max())
 gap_naive = float((z_by_hand - z_minibatches).abs().max())
@@ -265,6 +261,41 @@ assert torch.allclose(z_by_hand, z, atol=1e-5) and torch.allclose(z_by_hand, z_m
 # > vectors from run to run; the layer-wise job needs one fixed neighbourhood per item, and that is
 # > what Pinterest computed once, by random walks, before inference.
 #
+# ### Exercise 1 — the layer-wise job in chunks
+#
+# The pass above works on every item at once: its join alone holds T messages for every item of the
+# catalogue. Fine for our movies; out of the question for Pinterest's billions of pins. `embed_all`
+# walks through the items in **chunks**, so that beyond the per-layer tables (h and the messages,
+# one row per item) no step works on more than `chunk_size` items at a time. Write
+# `my_embed_all(model, table, features, chunk_size)` returning every item's embedding `[N, d]`, in
+# item order, the way `embed_all` computes it. For each chunk of items `[a, b)`:
+#
+# * **h⁽⁰⁾**: `model.input_embeddings(features[a:b])` (it applies the model's input projection when
+#   the model has one);
+# * **each layer**: first the **map**, `layer.neighbor_messages(h[a:b])`, for *every* chunk, into one
+#   table of messages — it must be complete before any reduce starts, since an item's neighbours may
+#   sit in any chunk; then, chunk by chunk, the **join**, `nb = table(torch.arange(a, b))` and
+#   `messages[nb.ids.clamp_min(0)]` (padded slots gather some row, which the mask then ignores), and
+#   the **reduce**, `layer.combine(h[a:b], gathered, nb.weights, nb.mask)`; only when every chunk is
+#   reduced does `h` become the new vectors;
+# * **the head**: `model.head(h[a:b])`.
+#
+# Work under `torch.no_grad()`: inference needs no gradients. `exercises.check_embed_all`
+# compares your vectors with `embed_all`'s on seeded small models (a deeper one among them, with an
+# input projection and mean pooling) and chunk sizes that do not divide the catalogue, and it counts
+# the rows that every linear map of the model sees: each item exactly once per layer (a message per
+# item, not per (item, neighbour) pair), and never more than `chunk_size` of them in one call.
+
+
+# %%
+def my_embed_all(model: PinSage, table: NeighborhoodTable, features: torch.Tensor, chunk_size: int) -> torch.Tensor:
+    raise NotImplementedError  # your code here
+
+
+# %% tags=["nbval-check-output"]
+exercises.check_embed_all(my_embed_all)
+
+# %% [markdown]
 # ## The measured speed-up
 #
 # Counting is one thing; does it show on the clock? On 6,298 movies with T = 10 everything takes a
@@ -273,8 +304,7 @@ assert torch.allclose(z_by_hand, z, atol=1e-5) and torch.allclose(z_by_hand, z_m
 # T, in full size), and time Algorithm 2 in minibatches of 512 against `embed_all`. The model is an
 # untrained classroom PinSage: the weights change the numbers, not the work.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 T_syn = PRESET["synthetic_T"]
 syn = Experiment.load("synthetic", num_neighbors=T_syn, **PRESET["synthetic"])
 torch.manual_seed(0)
@@ -285,8 +315,7 @@ print(f"T = {T_syn}, minibatches of {PRESET['naive_batch']}: Algorithm 2 compute
       f"{syn_counts['naive_messages'][0] / syn.graph.num_items:.1f}× N layer-1 messages and "
       f"{syn_counts['naive_vectors'][0] / syn.graph.num_items:.1f}× N layer-1 vectors")
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 # Timings vary with the machine and its load: printed here, a generous ratio asserted.
 def timed(fn, repeats=1):
     best, out = float("inf"), None
@@ -310,7 +339,7 @@ assert speedup > PRESET["min_speedup"]
 # The layer-wise way is several times faster here (the printed ratio: 6–9× in our runs; it varies
 # with the machine and its load) and gives the same vectors. The clock's ratio is smaller than the
 # counts' (31× N layer-1 messages): the counts measure only the arithmetic that Algorithm 2 repeats,
-# not everything both ways spend time on (exercise 6). The saving grows with the overlap of the
+# not everything both ways spend time on (exercise 7). The saving grows with the overlap of the
 # neighbourhoods: with more neighbours per item, more layers, and smaller minibatches (a GPU's memory
 # bounds the minibatch of Algorithm 2, not the chunks of the layer-wise job). At Pinterest's T = 50
 # and K = 2 a computation graph holds up to 51² = 2,601 nodes per item.
@@ -322,8 +351,7 @@ assert speedup > PRESET["min_speedup"]
 # `shard_range(N, r, W)` (shares differing in size by at most one). But a **reduce** needs the
 # messages of the item's neighbours, and the neighbours of a shard's items are not all in the shard:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 W = 2
 shards = [shard_range(N, r, W) for r in range(W)]
 print("shards:", ", ".join(f"rank {r}: items {lo:,}–{hi - 1:,}" for r, (lo, hi) in enumerate(shards)))
@@ -360,8 +388,7 @@ for r, (lo, hi) in enumerate(shards):
 # carries on. Each rank starts Python, loads the data and rebuilds the neighbourhood table, which
 # takes most of the several seconds; the embedding itself a fraction of one.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 sharded_file, shard_dir = Path(work.name) / "sharded.pt", Path(work.name) / "shards"
 command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={W}", "-m", "pinsage_edu",
            "embed", "--run-dir", str(run_dir), "--last", "--out", str(sharded_file), "--shard-dir", str(shard_dir)]
@@ -385,8 +412,7 @@ else:
 # The file holds the vectors **with** what identifies them (next section). Do the two processes'
 # vectors equal the ones we computed in this single process?
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 if not sharded_ok:
     print(f"no {W}-process run to check")
 else:
@@ -411,8 +437,7 @@ else:
 # to mix vectors of two models (a query embedded by yesterday's model, candidates by today's — their
 # dot products mean nothing).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 emb = ItemEmbeddings(z.cpu(), exp.raw_ids, model_hash(model), model.config.to_dict(), titles,
                      {"dataset": exp.name, "variant": pinsage.name, "epochs": len(hrs)})
 path = save_embeddings(emb, Path(work.name) / "embeddings.pt")
@@ -561,8 +586,7 @@ axes[0].legend(fontsize=7, loc="lower right")
 fig.tight_layout()
 plt.show()
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 # Recalls and candidate counts are seeded (the same on every run); the times are this machine's.
 for name, rows in lsh.items():
     print(f"{name} ({sets[name].shape[0]:,} items × {sets[name].shape[1]}; kurtosis of the similarities "
@@ -613,7 +637,7 @@ assert same["PinSage"] > 3 * same["content: combined"]
 #   scoring everything is out of the question — already visible on the clustered set of 50,000, and
 #   the point at Pinterest's billions. faiss' flat index is exact as well: it returns the same lists.
 #
-# > **The paper (§4.3, Figure 4), in our words:** the pairwise cosine similarities of PinSage
+# > **The paper (§4.2, Figure 4), in our words:** the pairwise cosine similarities of PinSage
 # > embeddings have a **lower kurtosis** (0.43) than those of the visual (1.20) and annotation (2.49)
 # > embeddings: PinSage spreads the items over more of the space, which also means **fewer LSH
 # > collisions** — more crowded embeddings give bigger buckets and more candidates per query.
@@ -624,7 +648,7 @@ assert same["PinSage"] > 3 * same["content: combined"]
 # > our PinSage vectors are spread widely **around a mean cosine of about 0.4**, i.e. crowded into
 # > one cap of the sphere, and random hyperplanes through the origin rarely cut between two vectors
 # > of one cap. What LSH collisions depend on is how many items lie at a small angle from a query:
-# > both the centre and the spread of the distribution. (Exercise 3 centres the vectors first.)
+# > both the centre and the spread of the distribution. (Exercise 4 centres the vectors first.)
 # > Longer training did not cure it in our runs: after 10 epochs with hard negatives (full size) the
 # > mean cosine was about 0.5 and the buckets bigger still, with a kurtosis of about −0.6.
 #
@@ -637,14 +661,13 @@ assert same["PinSage"] > 3 * same["content: combined"]
 # Pixie (the random-walk recommender of notebook 02) has no embeddings to index; the cell after the
 # browser prints its list next to the fixed example.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 indexes = {"PinSage (exact)": ExactIndex(z), "PinSage (LSH, L=16, b=10)": LSHIndex(z, num_tables=16, num_bits=10),
            "content: combined": ExactIndex(content["content: combined"])}
 widgets.recommendation_browser(indexes, titles, default="Matrix, The (1999)")
 
 # %%
-# The same callback the widget runs, once with fixed values (so the tests exercise it).
+# The explorer's first view, drawn by the same function the widget calls (so it shows on a stored notebook too).
 fig, caption = widgets.render_recommendations(indexes, titles, "Matrix, The (1999)", k=10)
 display(fig)
 print(caption)
@@ -685,7 +708,9 @@ assert len(exact_list & lsh_list) >= 7
 #
 # ## Exercises
 #
-# ### Exercise 1 — the LSH codes by hand
+# Exercise 1, the layer-wise job in chunks, is above, after the pass by hand.
+#
+# ### Exercise 2 — the LSH codes by hand
 #
 # Write `my_lsh_codes(vectors, planes)`: `vectors` [N, d], `planes` [d, b] (one random hyperplane
 # through the origin per column); return a LongTensor [N] holding each vector's b-bit code, bit j set
@@ -694,30 +719,26 @@ assert len(exact_list & lsh_list) >= 7
 
 # %%
 def my_lsh_codes(vectors: torch.Tensor, planes: torch.Tensor) -> torch.Tensor:
-    ### BEGIN SOLUTION
-    bits = (vectors @ planes > 0).long()  # [N, b]: which side of each plane
-    return (bits * (2 ** torch.arange(planes.shape[1]))).sum(1)
-    ### END SOLUTION
+    raise NotImplementedError  # your code here
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 exercises.check_lsh_codes(my_lsh_codes)
 
 # %% [markdown]
-# 2. **Where the savings go.** Redo the counts for K = 3 (`computation_counts(exp.table, 3, B)`) and
+# 3. **Where the savings go.** Redo the counts for K = 3 (`computation_counts(exp.table, 3, B)`) and
 #    for a table with T = 20 (`exp.with_neighbors(20).table`). How fast does Algorithm 2's waste
 #    grow with K and with T? Predict it from (1 + T)ᴷ first.
-# 3. **Centre before hashing.** Subtract the mean PinSage vector, normalise, and build the
+# 4. **Centre before hashing.** Subtract the mean PinSage vector, normalise, and build the
 #    `LSHIndex` on the centred vectors — use it only to find candidates (`index.candidates(q)`),
 #    then score them with the original vectors. Euclidean nearest neighbours do not change when
 #    every vector moves by the same amount, but the angles do. Plot recall against candidates on
 #    the axes above: at equal work, who wins?
-# 4. **Which LSH setting for a budget?** For the PinSage vectors, find the setting with the highest
+# 5. **Which LSH setting for a budget?** For the PinSage vectors, find the setting with the highest
 #    recall@10 that scores at most 5% of the catalogue. Is it more tables, more bits, or probes?
-# 5. **All-gather or files?** Run the `torchrun` command with and without `--shard-dir`, and with
+# 6. **All-gather or files?** Run the `torchrun` command with and without `--shard-dir`, and with
 #    `--nproc-per-node 3`. Which files appear, and how many bytes does each rank write per layer?
 #    What would change if the messages were too big for one machine's memory?
-# 6. **The paper's T.** Run the full size (`PINSAGE_EDU_SIZE=full`): 100,000 synthetic pins with
+# 7. **The paper's T.** Run the full size (`PINSAGE_EDU_SIZE=full`): 100,000 synthetic pins with
 #    T = 50. How does the measured speed-up compare with the ratio of the counts? Time the pieces of
 #    one layer of each way (the messages, the gather, the combine, and `sample_blocks` for
 #    Algorithm 2) to find where the clock and the counts part.

@@ -14,9 +14,10 @@
 # error for three training seeds, and draw a **regime map** of where importance pooling and hard
 # negatives pay off, with MovieLens and goodbooks placed on it. Last, what is and isn't reproduced,
 # and why.
+#
+# *Symbols and terms: the [notation table and glossary](00_course_map.ipynb#Notation-and-glossary) in notebook 00.*
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 import json
 import math
 import os
@@ -73,8 +74,7 @@ RESULTS = Path(pinsage_edu.__file__).resolve().parent.parent / "benchmarks" / "r
 # graph alone feeds neighbourhoods, walks, degrees and training; val and test pairs are held out),
 # build the features and one importance-neighbourhood table (T = 10) that every rung shares.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 exp = Experiment.load("ml-latest-small")
 N = exp.graph.num_items
 test = exp.split.test_pairs
@@ -129,8 +129,7 @@ for j in hits_idx + miss_idx:
     print(f"{titles[int(q[j])][:33]:<34} {titles[int(answers[j])][:33]:<34} {r:>5} {str(r <= 10):>6} "
           f"{1 / math.ceil(r / scale):8.4f} {1 / math.ceil(r / 100):9.2f}")
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 m = evaluate_recommender(rec, pairs, k=10)  # the library: same ranking rule, chunked over the queries
 m100 = evaluate_recommender(rec, pairs, k=10, scale=100)
 assert torch.equal(m.ranks, hand_ranks)
@@ -193,8 +192,7 @@ print(f"by hand and evaluate_recommender agree on all {len(pairs):,} ranks: hit@
 # (`id_embeddings`, DGL's PinSAGE example does this) make the model transductive; the section after
 # next shows the trade-off.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 print(RECIPE)
 tuning = [json.loads(line) for line in (RESULTS / "tuning.jsonl").read_text().splitlines() if line.strip()]
 ref = {(r["dataset"], r["reference"], r["pairs"]): r["hit_rate"] for r in tuning if "reference" in r}
@@ -257,8 +255,7 @@ rows = compare([*real_base, pinsage.recommender()], test, k=10, seed=real.seed)
 by_name = {m.name: m for m in rows}
 real_seconds = time.perf_counter() - t0
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 print(format_table(rows, title=f"{real.name}, {SIZE} size ({recipe.epochs} epochs; features "
                                f"{', '.join(real.features.names)}), test pairs"))
 print(f"\ntrained and evaluated in {real_seconds:.0f} s; embedded: epoch {pinsage.epoch}")
@@ -283,8 +280,7 @@ print(f"PinSage {by_name['PinSage'].hit_rate:.2%} beats Pixie ({by_name['Pixie']
 # {−1, 0, 1}, then s.e. = sd(d) / √P (`regimes.paired_stderr`). A difference inside ±2 paired s.e. is
 # noise at this sample size.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 ps = by_name["PinSage"]
 print(f"{'PinSage minus …':<22} {'difference':>10} {'± 2 paired s.e.':>16}  verdict")
 for m in rows:
@@ -298,8 +294,7 @@ for m in rows:
 # The full-size figures — the main job exactly as a user runs it (`python3 tasks.py run`, and
 # `--dataset goodbooks`), measured by `benchmarks/bench_quality.py` on the test pairs, once:
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 quality = [json.loads(line) for line in (RESULTS / "quality.jsonl").read_text().splitlines() if line.strip()]
 full_rows = {}
 for r in quality:
@@ -354,8 +349,7 @@ held_new = compare([EmbeddingRecommender("PinSage (inductive)", z_all), ItemKNNR
 held_old = compare([EmbeddingRecommender("PinSage (inductive)", z_all[:n_seen]), transductive.recommender(),
                     ItemKNNRecommender(seen.graph)], old_pairs, k=10)
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 print(f"{n_all - n_seen:,} of {n_all:,} movies held out of training; the model trained on {n_seen:,} "
       f"({len(seen.split.train_pairs):,} train pairs)")
 print(f"\ntransductive model asked to embed every movie:\n  ValueError: {refused}\n")
@@ -430,8 +424,7 @@ axes[0].set_ylabel("density")
 fig.tight_layout()
 plt.show()
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 paper_k = PAPER["kurtosis"]
 paper_k_of = {"PinSage": paper_k["PinSage"], "content: text": paper_k["Annot."]}
 print(f"{'method':<22} {'mean cos':>8} {'s.d.':>6} {'< 0':>6} {'kurtosis':>9} {'nearest cos':>11}   paper's kurtosis")
@@ -498,8 +491,7 @@ rt_config = TrainConfig(epochs=PRESET["runtime_epochs"], max_steps_per_epoch=PRE
 by_batch = runtime_by_batch_size(exp, batch_sizes=PRESET["runtime_batches"], config=rt_config)
 by_T = runtime_by_neighbors(exp, neighbors=PRESET["neighbors"], config=rt_config)
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 # Timings depend on the machine and its load: printed, and only robust facts asserted below.
 t3, t4 = PAPER["table3"], PAPER["table4"]
 print(format_runtime_table(by_batch))
@@ -555,8 +547,7 @@ print(f"{len(by_batch) + len(by_T)} settings trained; the largest batch gives th
 # negatives and their 2-hop neighbourhoods: what Algorithm 2 embeds at the bottom layer), and how
 # unequal the importance weights are (the top neighbour's weight, against 1/T for mean pooling).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 def two_hop(ids: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
     """Distinct items in each item's 2-hop neighbourhood (ids: [N, T] neighbour table, -1 = padding)."""
     one = ids[items]
@@ -636,8 +627,7 @@ assert 0.1 < top10 < 0.15  # the top neighbour's weight at T = 10: barely above 
 # kept. Every rung trains with one explicit configuration (`regimes.PINTEREST_LIKE_TRAIN`: it does not
 # move when library defaults do), for training seeds 0, 1 and 2 on the same data.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 from pinsage_edu.data import SYNTHETIC_PRESETS
 from pinsage_edu.regimes import PINTEREST_LIKE_T, PINTEREST_LIKE_TRAIN
 print("pinterest-like:", SYNTHETIC_PRESETS["pinterest-like"])
@@ -649,8 +639,7 @@ print("T =", PINTEREST_LIKE_T, "·", {k: v for k, v in PINTEREST_LIKE_TRAIN.item
 syn = Experiment.load("synthetic", preset="pinterest-like", num_neighbors=PINTEREST_LIKE_T)
 syn_table = seed_table(syn, seeds=(0, 1, 2), pairs="test")
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 print(syn.graph)
 print(f"two hops reach {two_hop_coverage(syn.graph):.1%} of the pins from an average pin "
       f"(MovieLens: {two_hop_coverage(exp.graph):.1%})\n")
@@ -701,8 +690,7 @@ for (w, b), (d, se) in pooled.items():
 # grows; the order held in 3 of 3 seeds on the validation pairs (one candidate: the budget). On the
 # test pairs, read once:
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 long_rows = [r for r in quality if r.get("steps") == 300 and r["pairs"] == "test" and "synthetic" in r["dataset"]]
 long_order = next(r for r in long_rows if r.get("figure") == "paper_order")
 long_steps: dict[str, list[tuple[float, float]]] = {}
@@ -746,8 +734,7 @@ rmap = regime_map(sweep_knob, sweep_values, seeds=(0, 1), size=PRESET["regime_si
 gb_graph = Experiment.load("goodbooks").graph if SIZE == "full" else load_dataset("goodbooks").split(seed=0).graph
 marks = {"ml-latest-small": two_hop_coverage(exp.graph), "goodbooks": two_hop_coverage(gb_graph)}
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 print(rmap.format())
 print("two-hop coverage: " + ", ".join(f"{k} {v:.1%}" for k, v in marks.items()))
 fig, axes = plt.subplots(1, 2, figsize=(13, 4.2))
@@ -768,8 +755,7 @@ print(f"two hops reach {marks['ml-latest-small']:.0%} of MovieLens and {marks['g
 # The cell below collects the claims of this notebook from the figures it computed (and from the
 # full-size files it read); the prose after it explains them.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 ml_full = full_rows.get(("ml-latest-small", "recipe"), {})
 gb_full = full_rows.get(("goodbooks-10k", "recipe"), {})
 
@@ -854,12 +840,9 @@ for text, ok in claims:
 
 # %%
 def my_scaled_mrr(ranks: torch.Tensor, scale: int) -> float:
-    ### BEGIN SOLUTION
-    return (1.0 / torch.ceil(ranks.double() / scale)).mean().item()
-    ### END SOLUTION
+    raise NotImplementedError  # your code here
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 exercises.check_scaled_mrr(my_scaled_mrr)
 
 # %% [markdown]
@@ -876,6 +859,5 @@ exercises.check_scaled_mrr(my_scaled_mrr)
 #    cosine during training (every epoch). Does it fall as training goes on? Try a larger margin Δ
 #    (`TrainConfig(margin=0.3)`) and compare the kurtosis and the hit-rate.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 print(f"the whole notebook ran in {time.perf_counter() - notebook_t0:.0f} s ({SIZE} size)")
