@@ -94,6 +94,21 @@ def lab_command(extra: list[str]) -> list[str]:
     return cmd
 
 
+def save_widget_state(prefix: Path = VENV) -> Path:
+    """Turn on JupyterLab's "Save Jupyter widget state in notebooks" for this environment (a settings
+    override under ``prefix``, other overrides kept): a notebook saved with a live explorer then keeps its
+    widget's state, and shows it again after a kernel restart instead of "Error displaying widget: model
+    not found"."""
+    import json
+
+    path = prefix / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    settings = json.loads(path.read_text()) if path.exists() else {}
+    settings.setdefault("@jupyter-widgets/jupyterlab-manager:plugin", {})["saveState"] = True
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(settings, indent=2) + "\n")
+    return path
+
+
 # nbval: a cell fails after 600 s, a limit no classroom cell should come near: notebooks/conftest.py warns
 # (in the summary) about any cell past half of it, before a loaded machine could reach it.
 NBVAL = [
@@ -135,6 +150,7 @@ def main(argv: list[str]) -> int:
     if cmd == "run":
         return subprocess.run([str(PY), "-m", "pinsage_edu", *extra], cwd=ROOT, env=env).returncode
     if cmd == "lab":
+        save_widget_state()
         return subprocess.run(lab_command(extra), cwd=ROOT, env=env).returncode
     if cmd in ("student", "instructor", "slides"):  # the course's editions and decks: tools/notebooks.py
         return subprocess.run([str(PY), str(ROOT / "tools" / "notebooks.py"), cmd, *extra], cwd=ROOT,

@@ -323,6 +323,7 @@ def test_lab_adds_allow_root_only_as_root(monkeypatch, capsys, uid):
     monkeypatch.setattr(tasks.os, "geteuid", lambda: uid, raising=False)
     ran = []
     monkeypatch.setattr(tasks, "setup", lambda: None)  # no venv work, and jupyter is never started
+    monkeypatch.setattr(tasks, "save_widget_state", lambda: None)
     monkeypatch.setattr(tasks.subprocess, "run", lambda cmd, **kw: ran.append(cmd) or type("R", (), {"returncode": 0}))
     assert tasks.main(["lab", "--port", "8899"]) == 0
     (cmd,) = ran

@@ -188,3 +188,23 @@ def test_a_widget_output_becomes_the_placeholder():
     plain = nbformat.v4.new_output("execute_result", data={"text/plain": "42"})
     nbtools.placehold_widget(plain)
     assert plain["data"] == {"text/plain": "42"}
+
+
+def test_lab_saves_widget_state_with_the_notebook(tmp_path):
+    import importlib.util
+    import json
+
+    spec = importlib.util.spec_from_file_location("pinsage_edu_tasks", ROOT / "tasks.py")
+    tasks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tasks)
+    path = tmp_path / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"@jupyterlab/apputils-extension:themes": {"theme": "JupyterLab Dark"}}))
+    assert tasks.save_widget_state(tmp_path) == path
+    settings = json.loads(path.read_text())
+    assert settings["@jupyter-widgets/jupyterlab-manager:plugin"] == {"saveState": True}
+    assert settings["@jupyterlab/apputils-extension:themes"] == {"theme": "JupyterLab Dark"}  # kept
+    plugin = ROOT / ".venv" / "share" / "jupyter" / "labextensions" / "@jupyter-widgets" / "jupyterlab-manager"
+    schema = plugin / "schemas" / "@jupyter-widgets" / "jupyterlab-manager" / "plugin.json"
+    if schema.exists():  # the setting is the one the installed widget manager reads
+        assert "saveState" in json.loads(schema.read_text())["properties"]
