@@ -1,6 +1,6 @@
 """§4 the experiments: PinSage against its baselines, Table 1's ablations and the runtime tables.
 
-The measures (hit-rate@K, scaled MRR, the :class:`Recommender` protocol, :func:`evaluate_recommender`,
+The measures (hit-rate@k, scaled MRR, the :class:`Recommender` protocol, :func:`evaluate_recommender`,
 :func:`compare`, the similarity kurtosis) are in :mod:`pinsage_edu.metrics`; the baselines
 (popularity, content-only, item-kNN CF, Pixie) in :mod:`pinsage_edu.baselines`. Both are re-exported
 here, so ``from pinsage_edu.evaluate import hit_rate, ItemKNNRecommender`` keeps working.

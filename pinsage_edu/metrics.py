@@ -1,7 +1,7 @@
 """§4 the measures: does a recommender put the held-out related item near the top?
 
-The paper's **hit-rate** is the share of labelled pairs (q, i) whose i appears among the top K
-recommendations for q (K = 500 among ~5 million candidates there; K = 10 among our few thousand).
+The paper's **hit-rate** is the share of labelled pairs (q, i) whose i appears among the top k
+recommendations for q (k = 500 among ~5 million candidates there; k = 10 among our few thousand).
 The paper's **scaled MRR** is the mean of 1 / ⌈rank / s⌉ with s = 100 among ~5 million candidates,
 so that ranks 1 and 2 among millions count (almost) alike. With a catalogue of N items the same
 coarseness is s = 100 · N / 5,000,000 (:func:`mrr_scale`): 1 (plain MRR) below 50,000 items, 20 at a
@@ -157,7 +157,7 @@ def score_ranks(scores: torch.Tensor, queries: torch.Tensor, targets: torch.Tens
 
     Items are ordered by score, best first, equal scores by increasing item id (the order of
     :func:`~pinsage_edu.knn.exact_top_k`), and the query itself is skipped. So ``rank <= K`` exactly
-    when the target is in the method's top-K list.
+    when the target is in the method's top-k list.
     """
     Q, N = scores.shape
     dev = scores.device

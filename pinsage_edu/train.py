@@ -10,7 +10,7 @@ for the GPU once, to read its loss: the data's values are checked when the :clas
 **The training run** (:class:`Trainer`): Adam, or SGD with momentum as in the paper; a learning rate that
 rises linearly through the first epoch and then decays exponentially (:class:`WarmupDecay`); the
 curriculum of hard negatives; gradient clipping; bf16 autocast on CUDA; after each epoch the
-validation hit-rate@K and scaled MRR on a sample of held-out pairs, with early stopping on them;
+validation hit-rate@k and scaled MRR on a sample of held-out pairs, with early stopping on them;
 checkpoints written atomically every N steps and at each epoch's end, from which a killed run
 resumes exactly (bit for bit on a CPU; on CUDA to float rounding, as the backward pass's
 scatter-adds use atomics); metrics as JSON lines next to them — the run folder of :mod:`pinsage_edu.runs`.
@@ -83,7 +83,7 @@ class TrainConfig:
           device) or ``"device"`` (everything on the model's device: the walks run on the GPU).
     Epochs, evaluation, checkpoints
         * ``max_steps_per_epoch``: stop an epoch early (for quick demonstrations); None = every pair.
-        * ``eval_k`` / ``eval_pairs``: hit-rate@K and scaled MRR on at most this many validation pairs
+        * ``eval_k`` / ``eval_pairs``: hit-rate@k and scaled MRR on at most this many validation pairs
           (None = all); ``eval_mrr_scale``: the MRR's rank divisor (None: :func:`~pinsage_edu.evaluate.mrr_scale`).
         * ``early_stopping``: stop after this many epochs without a better validation
           ``early_stopping_metric`` (``"hit_rate"`` or ``"mrr"``); None: never.
@@ -126,7 +126,7 @@ class TrainConfig:
                              "device: walks, blocks and features on the model's device (a GPU)",
                              choices=("cpu", "device"))
     max_steps_per_epoch: int | None = setting(None, "--steps-per-epoch", "optimisation", "cap the steps of each epoch")
-    eval_k: int = setting(10, "--eval-k", "evaluation", "K of the validation hit-rate@K")
+    eval_k: int = setting(10, "--eval-k", "evaluation", "k of the validation hit-rate@k")
     eval_pairs: int | None = setting(None, "--eval-pairs", "evaluation",
                                       "evaluate on at most this many held-out pairs")
     eval_mrr_scale: int | None = setting(None, "--mrr-scale", "evaluation",
@@ -243,9 +243,10 @@ class EpochLog:
 EPOCH_TABLE_LEGEND = (
     "(epoch table columns: hard/q = hard negatives per query, by the curriculum · active = share of the shared\n"
     " negatives still inside the margin, z_q·z_n + Δ > z_q·z_i (active hard = of the hard negatives) · pos·q,\n"
-    " neg·q, hard·q = mean score z_q·z of the positives, shared negatives, hard negatives · val hit@K, val MRR =\n"
-    " validation hit-rate@K and scaled MRR · lr = learning rate of the epoch's last step · wait s / compute s =\n"
-    " seconds waiting for minibatches / computing · — = not measured, e.g. no hard negatives yet)")
+    " neg·q, hard·q = mean score z_q·z of the positives, shared negatives, hard negatives · val hit@k, val MRR =\n"
+    " validation hit-rate@k (k = --eval-k, 10 by default) and scaled MRR · lr = learning rate of the epoch's\n"
+    " last step · wait s / compute s = seconds waiting for minibatches / computing · — = not measured, e.g. no\n"
+    " hard negatives yet)")
 
 
 def _cell(value: float, width: int, spec: str) -> str:
@@ -286,7 +287,7 @@ class TrainHistory:
         that was not measured (the hard-negative columns before the curriculum adds hard negatives,
         validation without val pairs) shows as ``—``, not ``nan``. ``legend``: add a few lines saying
         what each column is."""
-        head = ("epoch  hard/q  steps    loss  active  pos·q  neg·q  hard·q  active hard  val hit@K  val MRR"
+        head = ("epoch  hard/q  steps    loss  active  pos·q  neg·q  hard·q  active hard  val hit@k  val MRR"
                 "        lr  wait s  compute s")
         rows = [f"{e.epoch:>5}  {e.hard_per_query:>6}  {e.steps:>5}  {_cell(e.loss, 6, '.4f')}  "
                 f"{_cell(e.active, 6, '.3f')}  {_cell(e.pos_score, 5, '.3f')}  {_cell(e.neg_score, 5, '.3f')}  "
@@ -726,7 +727,7 @@ class Trainer:
         self.folder.sync()
 
     def _evaluate(self, epoch: int) -> tuple[float, float]:
-        """Validation (hit-rate@K, scaled MRR) after ``epoch`` (0: untrained). Fresh-walk neighbourhoods
+        """Validation (hit-rate@k, scaled MRR) after ``epoch`` (0: untrained). Fresh-walk neighbourhoods
         are reseeded from (seed, epoch), so the figures do not depend on what was sampled before (or on
         a resume). Every rank evaluates; rank 0's figures are broadcast, so early stopping agrees."""
         if self.val is None:

@@ -55,7 +55,7 @@ def test_epoch_table_shows_a_dash_where_nothing_was_measured():
 def test_epoch_table_legend_explains_every_header():
     h = TrainHistory(epochs=[_epoch(1, 1)])
     head, legend = h.table().splitlines()[0], h.table(legend=True).split("\n", 2)[2]
-    for column in ("hard/q", "active", "pos·q", "neg·q", "hard·q", "active hard", "val hit@K", "val MRR", "lr",
+    for column in ("hard/q", "active", "pos·q", "neg·q", "hard·q", "active hard", "val hit@k", "val MRR", "lr",
                    "wait s", "compute s"):
         assert column in head and column in legend, column
 

@@ -170,7 +170,7 @@ def test_cli_train_prints_the_epochs_and_the_baselines(capsys, tmp_path):
     assert cli.main(["train", "--out", str(tmp_path / "run"), "--epochs", "2", "--steps-per-epoch", "3", "--band", "20", "60", "--batch-size", "64",
                      "--eval-pairs", "200", "--title", "Matrix, The (1999)"]) == 0
     out = capsys.readouterr().out
-    assert "val hit@K" in out and "PinSage" in out and "Pixie" in out and "popularity" in out
+    assert "val hit@k" in out and "PinSage" in out and "Pixie" in out and "popularity" in out
     assert "nearest items to Matrix, The (1999)" in out and "val pairs 200" in out
 
 

@@ -50,7 +50,7 @@ def test_the_tiny_training_run_lowers_the_loss_and_lifts_the_hit_rate(ml):
     first, last = sum(h.step_loss[:5]) / 5, sum(h.step_loss[-5:]) / 5
     assert last < 0.8 * first, (first, last)
     assert h.val_hit_rates[-1] > h.initial_hit_rate
-    assert [e.steps for e in h.epochs] == [25, 25] and "val hit@K" in h.table()
+    assert [e.steps for e in h.epochs] == [25, 25] and "val hit@k" in h.table()
 
 
 def test_hard_negatives_follow_the_curriculum(ml):

@@ -365,7 +365,7 @@ def _params(out: Path) -> dict[str, torch.Tensor]:
 def test_kill_and_resume_from_the_command_line_equals_an_uninterrupted_run(tmp_path):
     whole = _run([sys.executable, "-m", "pinsage_edu", *CLI, "--out", str(tmp_path / "whole")])
     assert whole.returncode == 0, whole.stderr
-    assert "val hit@K" in whole.stdout and "PinSage" in whole.stdout and str(tmp_path / "whole") in whole.stdout
+    assert "val hit@k" in whole.stdout and "PinSage" in whole.stdout and str(tmp_path / "whole") in whole.stdout
     assert json.loads((tmp_path / "whole" / "results.json").read_text())["val"]["pinsage"] >= 0
     killer = tmp_path / "killer.py"
     killer.write_text(KILLER)
