@@ -315,7 +315,7 @@ print(f"lengths before line 3: min {float(lengths.min()):.2f}, median {float(len
 print(f"{len(pa):,} random pairs · cosine of inputs: mean {float(cos_in.mean()):+.2f}, min {float(cos_in.min()):+.2f} · "
       f"of outputs: mean {float(cos_out.mean()):+.2f}, min {float(cos_out.min()):+.2f}")
 assert float(lengths.max() / lengths.min()) > 5 and torch.allclose(out_all.norm(dim=1), torch.ones(len(x)))
-assert float(cos_in.min()) < -0.3 and float(cos_out.min()) >= 0.0
+assert float(cos_in.min()) < -0.3 and float(cos_out.min()) >= 0.0  # after the ReLU no two outputs are more than 90° apart
 
 # %% [markdown]
 # ## Importance vs mean vs max pooling
@@ -537,9 +537,9 @@ exercises.check_convolve(my_convolve)
 # %% [markdown]
 # ## What Pinterest did at web scale
 #
-# * **Widths m = 2048 and d = 1024, K = 2** for every variant in Table 1; with 4,353 input features that
-#   is about 23 million parameters (above), tiny next to the 3 billion nodes they embed — all pins
-#   share them.
+# * **Widths m = 2048 and d = 1024, K = 2** for every variant in Table 1; with the paper's
+#   4096 + 256 + 1 input features that is about 23 million parameters (above), tiny next to the
+#   3 billion nodes they embed — all pins share them.
 # * **Concatenation, not averaging.** Line 2 puts $z_u$ and $n_u$ side by side before W; the paper
 #   reports that this worked much better than averaging the two, which forces self and neighbourhood
 #   into the same space with equal say.

@@ -259,11 +259,11 @@ exercises.check_reindex(my_reindex)
 #
 # $$|S^{(0)}| \;\le\; B\,(1 + T + T^2 + \dots + T^K)$$
 #
-# feature rows — for the paper's B = 512, T = 50, K = 2 that is 1.3 million. Two things keep the real
-# number far below: neighbourhoods **overlap** (popular items are everyone's neighbours, so the union
-# is much smaller than the sum), and the sets can never exceed the **catalogue**. To see both, take a
-# minibatch of 512 real training queries (the q of 512 random training pairs (q, i)) and measure
-# |S⁽⁰⁾| for K = 1, 2, 3 and T = 5, 10, 20, 50.
+# feature rows — for the paper's B = 512, T = 50, K = 2 that is 1,306,112 (the "bound" row below).
+# Two things keep the real number far below: neighbourhoods **overlap** (popular items are everyone's
+# neighbours, so the union is much smaller than the sum), and the sets can never exceed the
+# **catalogue**. To see both, take a minibatch of 512 real training queries (the q of 512 random
+# training pairs (q, i)) and measure |S⁽⁰⁾| for K = 1, 2, 3 and T = 5, 10, 20, 50.
 #
 # One set of walks serves every T: we count the visits of 200 walks from every item once
 # (`visit_counts`) and cut the same counts at each T (`top_neighbors`), which is also what
@@ -337,6 +337,7 @@ print("bound" + "".join(f"{B * (1 + T + T ** 2):>10,}" for T in Ts) + "   (K = 2
 print(f"K = 2, T = 50: {size[2, 50] / g.num_items:.0%} of the catalogue, "
       f"{size[2, 50] / reachable:.0%} of the movies with a train edge; "
       f"de-duplication saves {1 - size[2, 50] / separate[50]:.0%} of the rows")
+print(f"K = 2, T = 10 → 50: |S(0)| grows {size[2, 50] / size[2, 10]:.1f}× (T² grows {50 ** 2 // 10 ** 2}×)")
 assert all(size[K_, a] < size[K_, b] for K_ in Ks for a, b in zip(Ts, Ts[1:]))
 assert all(size[a, T] < size[b, T] for T in Ts for a, b in zip(Ks, Ks[1:]))
 assert all(size[2, T] < separate[T] for T in Ts) and size[2, 50] < 0.2 * separate[50]
@@ -344,18 +345,18 @@ assert size[2, 50] > 0.6 * g.num_items and size[3, 50] > 0.9 * reachable  # satu
 assert size[2, 50] / size[2, 10] < 5  # far below the 25× of T²
 
 # %% [markdown]
-# What the numbers say (our measurements in the classroom run: one minibatch of 512 queries, 411 of
-# them distinct; the full run averages 10 minibatches):
+# What the numbers say (our measurements in the classroom run, printed above: one minibatch of 512
+# queries, 411 of them distinct; the full run averages 10 minibatches):
 #
 # * **De-duplication is the big saving.** Taken one by one, the 512 queries' K = 2 receptive fields
-#   add up to 34,148 rows at T = 10 and 382,811 at T = 50; the minibatch needs 1,629 and 4,644. Most
-#   of a query's two-hop neighbourhood is the same few hundred popular movies.
-# * **The catalogue caps everything.** At K = 2, T = 50 one minibatch already reads 74% of the
-#   catalogue's feature rows (87% of the movies that have a train edge at all; the others have no
+#   add up to 37,525 rows at T = 10 and 425,445 at T = 50 (the "sum" row); the minibatch needs 1,922
+#   and 5,040. Most of a query's two-hop neighbourhood is the same few hundred popular movies.
+# * **The catalogue caps everything.** At K = 2, T = 50 one minibatch already reads 80% of the
+#   catalogue's feature rows (95% of the movies that have a train edge at all; the others have no
 #   neighbours and are reached only as queries); K = 3 adds little more. On MovieLens a minibatch is
 #   nearly a full-graph computation — at Pinterest, with billions of pins, the same formula leaves
 #   each minibatch a tiny corner of the graph, which is the whole point of Algorithm 2.
-# * **Growth with T.** From T = 10 to T = 50 our |S⁽⁰⁾| grows 2.9× (K = 2), far less than the 25× of
+# * **Growth with T.** From T = 10 to T = 50 our |S⁽⁰⁾| grows 2.6× (K = 2), far less than the 25× of
 #   T². The paper's Table 4 reports the cost side of the same trade-off at web scale:
 #
 # > Table 4 (the paper): T = 10 / 20 / 50 neighbours gave hit-rate 60% / 63% / 67% (MRR 0.51 / 0.54 /
@@ -456,12 +457,17 @@ exercises.check_sample_blocks(my_sample_blocks)
 # printout: the three movies' rows are the same in both blocks. Here we count the requests, and check
 # the same with a sampler that walks anew on every call.
 #
-# > Our remark: with the default 200 walks, a popular movie's walks visit ~280 distinct movies, the
-# > most visited only 4–6 times and much of its top 10 just 3 times — ties, broken at random. So a
-# > fresh sample keeps few of the 10 neighbours (the output below; notebook 02 showed how slowly the
+# > Our remark: with the default 200 walks, a popular movie's walks visit a few hundred distinct
+# > movies, the most visited only a handful of times and much of its top 10 just 3 times — ties, broken
+# > at random (the first line printed below). So a fresh sample keeps few of the 10 neighbours (the
+# > output below; notebook 02 showed how slowly the
 # > top-T settles). Within one minibatch that noise is at least consistent across the layers.
 
 # %% tags=["nbval-check-output"]
+for u in batch.tolist():  # the table's walks: 200 per movie, counted once above
+    its, cnt = visits.of(u)
+    print(f"{titles[u]}: {visits.num_walks} walks visit {its.numel()} distinct movies; "
+          f"visits of its top {config.num_neighbors}: {cnt[:config.num_neighbors].tolist()}")
 asked = []
 
 
@@ -547,12 +553,14 @@ print(f"all {g.num_items:,} movies in {len(chunks)} minibatches of {B}: h(1) com
       f"({h1 / g.num_items:.1f}× once per movie), neighbour transforms {transforms:,} "
       f"({transforms / (2 * g.num_items):.1f}× once per movie and layer)")
 assert h1 > 2 * g.num_items and transforms > 2 * 2 * g.num_items
+print(f"without overlap the h(1) factor would approach 1 + T = {1 + config.num_neighbors} here "
+      f"and {1 + 50} at the paper's T = 50")
 
 # %% [markdown]
-# Every movie's h⁽¹⁾ is computed about three times, and the neighbour transform runs 3.7 times per
-# movie and layer: the popular movies that sit in every minibatch's S⁽⁰⁾ and S⁽¹⁾ pay most of it.
+# Every movie's h⁽¹⁾ is computed 3.3 times, and the neighbour transform runs 4.1 times per movie and
+# layer (above): the popular movies that sit in every minibatch's S⁽⁰⁾ and S⁽¹⁾ pay most of it.
 # Without any overlap the h⁽¹⁾ factor would approach 1 + T (every target brings T neighbours into
-# S⁽¹⁾): up to 51 at the paper's T = 50 on a graph too large to saturate. Here overlap keeps it at 3.
+# S⁽¹⁾): up to 51 at the paper's T = 50 on a graph too large to saturate. Here overlap keeps it at 3.3.
 #
 # The paper's answer (§3.4, notebook 08) is to drop minibatches for inference and run the layers over
 # **all** items, one layer at a time, MapReduce-style: every item's h⁽¹⁾ once, then every item's h⁽²⁾

@@ -110,6 +110,7 @@ assert mask.shape == (B, 500) and 0 < int((~mask).sum()) < 0.01 * mask.numel()
 # %% tags=["nbval-check-output"]
 shared_blocks = sample_blocks(torch.cat([q, pos, neg]), 2, table)
 per_pair_neg = shared_negatives(N_ITEMS, B * 500, generator=0)  # 500 for each pair
+print(f"per pair: {B} × 500 = {per_pair_neg.numel():,} negative draws · shared: {neg.numel()}")
 per_pair_blocks = sample_blocks(torch.cat([q, pos, per_pair_neg]), 2, table)
 print("node sets S(0) / S(1) / S(2) to compute (inputs → outputs)")
 print(f"  shared   : {' / '.join(f'{n:,}' for n in shared_blocks.sizes)}")
@@ -288,16 +289,32 @@ first_loss, last_loss = sum(step_loss[:5]) / 5, sum(step_loss[-20:]) / 20
 print(f"active hinges: {first_active:.0%} over the first 5 steps → {last_active:.0%} over the last 20; "
       f"loss {first_loss:.4f} → {last_loss:.4f}")
 assert last_active < 0.5 * first_active and last_loss < 0.5 * first_loss
+assert steps_per_epoch == -(-len(split.train_pairs) // B) == 76  # "An epoch is the 38,813 train pairs: 76 steps"
+
+
+def active_near(step: int) -> float:
+    """The share of active hinges, averaged over the 5 steps around a (1-based) step."""
+    window = step_active[max(0, step - 3):step + 2]
+    return sum(window) / len(window)
+
+
+marks = {s: active_near(s) for s in (1, 15, 50, steps_per_epoch)}
+print("active hinges around step " + ", ".join(f"{s}: {v:.0%}" for s, v in marks.items())
+      + f" (end of epoch 1) → {last_active:.0%} at the end")
+# the prose below: "from over 90% to about a third during epoch 1 — slowly over the first ~15 steps …, then
+# steeply until about step 50 — and over the remaining three epochs only to about a quarter"
+assert marks[1] > 0.9 and marks[15] > 0.75 and marks[50] < 0.5 and 0.25 < marks[steps_per_epoch] < 0.42
+assert 0.2 < last_active < 0.3
 assert max(hit_rates[1:]) > 2 * hit_rates[0] and hit_rates[-1] > hit_rates[0]
 
 # %% [markdown]
 # The validation hit-rate@10 rises well above the untrained model's, so the uniform negatives do
-# teach something. But look at *when*: the share of active hinges falls from over 90% to about a
-# third during epoch 1 — slowly over the first ~15 steps, while the warm-up's learning rate is still
-# small, then steeply until about step 50 — and over the remaining three epochs only to about a
-# quarter; the loss follows the same shape. Epoch 2 still adds a visible step to the hit-rate; after
-# that it moves by a few hits out of 2,000 at a time, up or down, hard to tell from noise — as one
-# would expect from a *training signal* that flattened so early.
+# teach something. But look at *when* (the last line above): the share of active hinges falls from
+# over 90% to about a third during epoch 1 — slowly over the first ~15 steps, while the warm-up's
+# learning rate is still small, then steeply until about step 50 — and over the remaining three
+# epochs only to about a quarter; the loss follows the same shape. Epoch 2 still adds a visible
+# step to the hit-rate; after that it moves by a few hits out of 2,000 at a time, up or down, hard
+# to tell from noise — as one would expect from a *training signal* that flattened so early.
 #
 # ## How the score distributions move apart
 #
@@ -378,6 +395,8 @@ print(f"in the whole catalogue: median {int(catalogue_rank.median()):,} movies a
       f"(the 500-negative share predicts {med_share * N_ITEMS:,.0f}); in the top 10: {float((catalogue_rank < 10).float().mean()):.1%}")
 print(f"the same share of Pinterest's ~2 billion pins: {med_share * 2e9 / 1e6:,.0f} million pins above the positive")
 print(f"last 20 training steps: {last_active:.0%} of hinges active")
+print(f"at Pinterest, 500 draws among 2·10⁹ pins meet one of, say, 5,000 pins near the positive with probability "
+      f"≈ {500 * 5_000 / 2e9:.1%}")
 assert 1 - med_share > 0.8                                   # most random negatives are beaten…
 assert int(catalogue_rank.median()) > 100                    # …yet hundreds of movies still rank above i
 assert float((catalogue_rank < 10).float().mean()) < 0.2

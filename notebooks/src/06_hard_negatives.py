@@ -220,6 +220,9 @@ for n in (1_000, N, 100_000, 1_000_000, 300_000_000, PAPER_CATALOGUE):
     print(f"{n:>13,} items: band {a:>5,}–{b:>5,} ({b / n:8.4%} of the catalogue before the band's end)")
 assert hard_negative_band(N) == (84, 210) and hard_negative_band(PAPER_CATALOGUE) == PAPER_BAND
 assert hard_negative_band(N, band=(50, 500)) == (50, 500)
+lo_prop = PAPER_BAND[0] * N / PAPER_CATALOGUE
+print(f"the paper's band scaled in proportion to {N:,} items: ranks {lo_prop:.3f}–{PAPER_BAND[1] * N / PAPER_CATALOGUE:.3f}")
+assert lo_prop < 1 and PAPER_BAND[1] / PAPER_BAND[0] == 2.5  # hi / lo = 2.5 in the paper's band and in the rule
 
 # %% [markdown]
 # How related is the band on *every* query, not just *The Matrix*? We rank the top 210 movies for
@@ -387,6 +390,7 @@ for name, max_hard in (("without", 0), ("with", 6)):
     on_step = (lambda step, res: hard_active.append(res.active_hard)) if max_hard else None
     histories[name] = train_pinsage(model, x, split.train_pairs, table, config=config, graph=g, val_pairs=val,
                                     ranking=ranking_all, on_step=on_step)
+assert config.batch_size == 512 and -(-len(split.train_pairs) // 512) == 76  # the prose: "minibatches of 512 (76 steps)"
 
 # %% [markdown]
 # For reference, the graph-only baseline of notebook 02: **Pixie**'s 10 most visited movies for
@@ -489,7 +493,7 @@ if SIZE == "classroom":  # what the text below says; if a gap opens, the text mu
 #   level on these pairs (Pixie here with its reduced classroom step budget). Between the two runs the
 #   difference is well within two standard errors on 2,000 validation pairs, and the MRR column
 #   does not separate them either: **at this size we cannot tell them apart.** Four epochs with at
-#   most three hard negatives per query on a 6,000-movie catalogue are a long way from the paper's
+#   most three hard negatives per query on a 6,298-movie catalogue are a long way from the paper's
 #   setting, where uniform negatives are *much* easier relative to the task (1 out of 500 vs 1 out
 #   of millions). Our guess: since hard negatives slow convergence (the paper's reason for the
 #   curriculum), a short run is where they help least. Over 10 full epochs on MovieLens the

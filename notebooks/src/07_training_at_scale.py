@@ -14,6 +14,7 @@
 # *Symbols and terms: the [notation table and glossary](00_course_map.ipynb#Notation-and-glossary) in notebook 00.*
 
 # %% tags=["nbval-ignore-output"]
+import inspect
 import json
 import math
 import os
@@ -39,6 +40,7 @@ from pinsage_edu.minibatch import NeighborhoodSampler, NeighborhoodTable
 from pinsage_edu.model import PinSage, PinSageConfig
 from pinsage_edu.train import MinibatchProducer, TrainConfig, WarmupDecay, train_pinsage
 from pinsage_edu.utils import seed_everything
+from pinsage_edu.walks import visit_counts
 
 seed_everything(0)
 print(f"pinsage_edu {pinsage_edu.__version__} · torch {torch.__version__} · {os.cpu_count()} CPU cores · "
@@ -104,6 +106,7 @@ def fresh_model() -> PinSage:
 
 # %% tags=["nbval-check-output"]
 sampler = NeighborhoodSampler(g, 10, generator=0, num_walks=100)  # fresh importance walks, reseeded per minibatch
+assert inspect.signature(visit_counts).parameters["num_walks"].default == 200  # the library's default, halved here
 producer = MinibatchProducer(split.train_pairs, x, sampler, num_layers=2, config=TrainConfig(max_hard_negatives=0))
 mb, again = producer(1, 0), producer(1, 0)
 print(f"minibatch 0 of epoch 1: {mb.queries.numel()} queries, {mb.positives.numel()} positives, "
@@ -707,6 +710,7 @@ pairs = [it * B for it, B in zip(its, upto)]
 print(f"iterations to target, batches {upto}: {its}; pairs to target {pairs}")
 assert all(it is not None for it in its) and all(a > b for a, b in zip(its, its[1:]))  # fewer iterations as B grows
 assert max(pairs) < 1.5 * min(pairs)  # …about in proportion: the linear scaling rule holds at these sizes
+assert 4_000 < min(pairs) and max(pairs) < 6_000  # the prose below: "roughly 5,000" pairs to the target
 assert sweep[large]["fastest_ms"] > sweep[small]["fastest_ms"]  # a bigger batch is a slower iteration…
 assert sweep[large]["fastest_ms"] < (large / small) * sweep[small]["fastest_ms"]  # …but far less than in proportion
 

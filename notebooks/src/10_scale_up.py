@@ -17,6 +17,7 @@
 
 # %% tags=["nbval-ignore-output"]
 import os
+import inspect
 import resource
 import shlex
 import statistics
@@ -108,6 +109,7 @@ with stage(label, "generate the graph and features"):
 with stage(label, "split, featurise, walk (T = 10)"):
     exp = Experiment.load(data, num_neighbors=10)
 g = exp.graph
+assert inspect.signature(Experiment.load).parameters["num_walks"].default == 200  # walks per pin for the table
 
 # %% tags=["nbval-check-output"]
 print(g)
@@ -260,25 +262,27 @@ for name, size in sizes.items():
 per_pin = sum(v for k, v in sizes.items() if k != "model parameters") * 2**20 / pins
 print(f"\nall of it ≈ {per_pin:.0f} bytes per pin → 2 billion pins would need ≈ {per_pin * 2e9 / 2**40:.1f} TiB "
       f"at these widths (d = {model.config.embed_dim}, m = {model.config.hidden_dim}, {exp.x.shape[1]} features)")
+print(f"a million pins at {per_pin:.0f} bytes per pin ≈ {per_pin * 1e6 / 2**30:.1f} GiB; the paper's features alone "
+      f"((4096 + 256) × 32-bit floats) are {(4096 + 256) * 4 / 1000:.0f} KB per pin, "
+      f"{(4096 + 256) * 4 * 2e9 / 1e12:.0f} TB for 2 billion pins")
 
 # %% [markdown]
 # In classroom size every stage takes a second or a few, and training takes most of it — largely
 # one-off costs (setting up the optimiser, the two validations that embed every pin).
 #
-# At a million pins (full size; our run, on two busy cores) the split, the features and the walks took
-# about 3½ minutes and `embed_all` half a minute — 60 to 100 times their classroom seconds for 50
-# times the pins — but the training stage took over 18 minutes, of which the 100 steps themselves took
-# less than 2½. The rest was the two **validations**: the trainer embeds every pin for them the
-# *naive* way, Algorithm 2 per minibatch of 1,024 pins (notebook 08). On 20,000 pins the minibatches'
+# At a million pins (full size; `PINSAGE_EDU_SIZE=full` prints its own table of stages) the split, the
+# features, the walks and `embed_all` grow somewhat more than the 50 times the pins, but in our run the
+# training stage grew far more, and most of its time was not the training steps themselves. It was the
+# two **validations**: the trainer embeds every pin for them the *naive* way, Algorithm 2 per
+# minibatch (notebook 08). On 20,000 pins the minibatches'
 # neighbourhoods overlap a lot; on a million they hardly do, so nearly every neighbour's vector is
 # recomputed in every minibatch that reaches it — the waste that layer-wise inference removes, seen at
-# full size. It also set the run's peak memory (16 GiB, while scoring validation queries against every
-# pin).
+# full size. It also set the run's peak memory (while scoring validation queries against every pin).
 #
 # The memory table explains why Pinterest needed more than one machine for inference: even at our
 # small widths every pin costs one or two kilobytes, and the paper's features alone (a 4,096-d visual
 # and a 256-d text embedding per pin) are 17 KB per pin in 32-bit floats — about 35 TB for 2 billion
-# pins.
+# pins (both printed above).
 #
 # ## How inference time grows with the catalogue
 #
@@ -613,8 +617,8 @@ print("sizes:", sorted({hi - lo for lo, hi in (shard_range(1_000_003, r, 16) for
 #   hashing and a two-level retrieval (WeakAND) for the nearest pins.
 #
 # **What it would take here.** The library runs unchanged on one machine up to what fits in its memory
-# — the million-pin graph's arrays take about 1.5 GiB (the table above; the full-size run peaked at
-# 16 GiB during validation). Beyond that: a graph saved once and
+# — the million-pin graph's arrays take about 1.5 GiB (printed under the table above; validation, which
+# scores queries against every pin, sets the peak). Beyond that: a graph saved once and
 # **memory-mapped** (`BipartiteGraph.load(..., mmap=True)`, above), so walks read from disk what
 # does not fit; features in a **feature store** read chunk by chunk (a memory-mapped array would do;
 # `embed_all` already reads features one chunk at a time); the neighbourhood table computed once and
