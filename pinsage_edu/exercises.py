@@ -616,10 +616,10 @@ _BAND_HINT = ("hint: lo = round(2000·(num_items / 2e9) ** 0.25), hi = round(2.5
 def check_hard_negative_batch(student: Callable[..., torch.Tensor]) -> None:
     """Exercise (notebook 06): §3.3's hard negatives for a batch of queries, band included.
 
-    ``student(ranked, queries, positives, num_items, h, generator)`` gets each query's PPR ranking
+    ``student(ranked, queries, positives, num_items, n_hard, generator)`` gets each query's PPR ranking
     ``ranked`` LongTensor [B, K] (best first, the query normally left out, −1 on unranked slots),
     ``queries`` [B], the known positive pairs ``positives`` [P, 2] (a relation in either direction), the
-    catalogue size and ``h``. It returns LongTensor [B, h]: for each query, min(h, #candidates)
+    catalogue size and ``n_hard``. It returns LongTensor [B, n_hard]: for each query, min(n_hard, #candidates)
     **distinct** items drawn uniformly at random (with ``generator``) from the ranks of
     :func:`~pinsage_edu.negatives.hard_negative_band` — ``[lo, hi)`` with lo = round(2000·(num_items /
     2·10⁹)^¼) and hi = round(2.5·lo) — leaving out −1, the query and its positives; −1 pads the rest.
@@ -634,10 +634,10 @@ def check_hard_negative_batch(student: Callable[..., torch.Tensor]) -> None:
     cases = _hard_negative_cases()
     repeats = 200
 
-    def draw(args: tuple[torch.Tensor, torch.Tensor, torch.Tensor, int], h: int, seed: int) -> torch.Tensor:
+    def draw(args: tuple[torch.Tensor, torch.Tensor, torch.Tensor, int], n_hard: int, seed: int) -> torch.Tensor:
         ranked, queries, positives, num_items = args
         state = torch.get_rng_state()
-        got = student(ranked.clone(), queries.clone(), positives.clone(), num_items, h,
+        got = student(ranked.clone(), queries.clone(), positives.clone(), num_items, n_hard,
                       torch.Generator().manual_seed(seed))
         if not torch.equal(torch.get_rng_state(), state):
             torch.set_rng_state(state)
@@ -659,7 +659,7 @@ def check_hard_negative_batch(student: Callable[..., torch.Tensor]) -> None:
         return "not a candidate"
 
     def run() -> None:
-        for what, args, h in cases:
+        for what, args, n_hard in cases:
             ranked, queries, positives, num_items = args
             where = f"check_hard_negative_batch ({what})"
             cands = _candidates(*args)
@@ -667,45 +667,45 @@ def check_hard_negative_batch(student: Callable[..., torch.Tensor]) -> None:
                    | set(positives[positives[:, 1] == q, 0].tolist())
                    for q in queries.tolist()]
             counts = [dict.fromkeys(c, 0) for c in cands]
-            for seed in range(repeats if h < 20 else 2):
-                got = draw(args, h, seed)
-                if not isinstance(got, torch.Tensor) or got.shape != (len(queries), h):
+            for seed in range(repeats if n_hard < 20 else 2):
+                got = draw(args, n_hard, seed)
+                if not isinstance(got, torch.Tensor) or got.shape != (len(queries), n_hard):
                     shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
-                    raise AssertionError(f"{where}: return a LongTensor of shape [B, h] = {(len(queries), h)}, got "
-                                         f"{shape} (hint: pad each row with -1 up to h)")
+                    raise AssertionError(f"{where}: return a LongTensor of shape [B, n_hard] = {(len(queries), n_hard)}, got "
+                                         f"{shape} (hint: pad each row with -1 up to n_hard)")
                 got = got.long()
                 if seed == 0:
-                    again = draw(args, h, 0)
+                    again = draw(args, n_hard, 0)
                     if not torch.equal(again.long(), got):
                         raise AssertionError(f"{where}: two draws with the same generator seed differ (hint: take "
                                              "every random number from generator)")
                 for b, row in enumerate(got.tolist()):
                     items = [i for i in row if i != -1]
-                    want = min(h, len(cands[b]))
+                    want = min(n_hard, len(cands[b]))
                     if any(i < -1 for i in row):
                         raise AssertionError(f"{where}: row {b} holds {row[:8]}…: pad with -1 only")
                     if len(set(items)) != len(items):
                         raise AssertionError(f"{where}: query {int(queries[b])} got an item twice (hint: draw without "
-                                             "replacement: a random permutation of the candidates, then the first h)")
+                                             "replacement: a random permutation of the candidates, then the first n_hard)")
                     bad = [i for i in items if i not in cands[b]]
                     if bad:
                         raise AssertionError(f"{where}: query {int(queries[b])} got item {bad[0]}, which is "
                                              f"{why(bad[0], b, args, pos[b])}")
                     if len(items) != want:
                         hint = ("a query with no ranked item (a cold one) gets none" if not cands[b] else
-                                "h of them, or every candidate when there are fewer" if len(items) < want else
-                                "no more than h")
+                                "n_hard of them, or every candidate when there are fewer" if len(items) < want else
+                                "no more than n_hard")
                         raise AssertionError(f"{where}: query {int(queries[b])} got {len(items)} items, expected "
                                              f"{want} of its {len(cands[b])} candidates ({hint}; is the band right? "
                                              f"{_BAND_HINT})")
                     for i in items:
                         counts[b][i] += 1
-            if h < 20:  # a uniform draw: every candidate turns up, none far more often than h / #candidates
+            if n_hard < 20:  # a uniform draw: every candidate turns up, none far more often than n_hard / #candidates
                 lo, hi = hard_negative_band(num_items)
                 for b, c in enumerate(counts):
-                    if not c or h >= len(c):
+                    if not c or n_hard >= len(c):
                         continue
-                    expected = repeats * h / len(c)
+                    expected = repeats * n_hard / len(c)
                     never = [i for i, n in c.items() if n == 0]
                     if never or max(c.values()) > 3 * expected:
                         row = ranked[b].tolist()
@@ -718,8 +718,8 @@ def check_hard_negative_batch(student: Callable[..., torch.Tensor]) -> None:
                             f"{where}: over {repeats} seeds query {int(queries[b])}'s draws are not uniform — "
                             f"{len(never)} of its {len(c)} candidates never drawn, the most frequent drawn "
                             f"{max(c.values())} times where about {expected:.0f} was expected (hint: every candidate "
-                            "equally likely: torch.randperm(len(candidates), generator=generator)[:h], not the first "
-                            "h in rank order)")
+                            "equally likely: torch.randperm(len(candidates), generator=generator)[:n_hard], not the first "
+                            "n_hard in rank order)")
 
     if _attempt("check_hard_negative_batch", run):
         print(f"check_hard_negative_batch: correct on {len(cases)} batches — the scaled band, no query, no positive "

@@ -394,7 +394,7 @@ def test_check_hard_negative_batch_explains_a_wrong_answer(kwargs, hint):
 
 
 def test_check_hard_negative_batch_wants_a_batch_shaped_answer():
-    with pytest.raises(AssertionError, match="shape \\[B, h\\]"):
+    with pytest.raises(AssertionError, match="shape \\[B, n_hard\\]"):
         exercises.check_hard_negative_batch(lambda r, q, pos, n, h, g: _hard_batch_solution(r, q, pos, n, h, g)[:, :1])
 
 

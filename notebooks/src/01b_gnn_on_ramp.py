@@ -62,7 +62,7 @@ PAPER = dict(
     edges=18_000_000_000,           # abstract, §3.1
     train_examples=7_500_000_000,   # abstract, §3.3
     K=2,                            # §3.2: layers
-    T=50,                           # §4, Table 4: neighbourhood size
+    T=50,                           # §4.5, Table 4: neighbourhood size
     d=1024,                         # §4: embedding width
     batch=512,                      # §3.3, Table 3: the smallest minibatch tried
     host_memory_gb=500,             # §3.3: graph and features sat in one machine's main memory
@@ -821,7 +821,7 @@ plt.show()
 #
 # An embedding model like PinSage is the first stage of a recommender, not all of it:
 #
-# 1. **Candidate retrieval** (recall): embed every item offline (§3.4, notebook 08), embed the query, and
+# 1. **Candidate retrieval** (candidate generation): embed every item offline (§3.4, notebook 08), embed the query, and
 #    find the query's nearest neighbours in embedding space — the top-k — among billions of items, with
 #    approximate search (locality-sensitive hashing in the paper). Cheap per item: one dot product.
 # 2. **Ranking**: a heavier model, with many more features (the user, the context), re-orders the few
@@ -831,14 +831,14 @@ plt.show()
 # 3. **Online A/B test**: the whole pipeline, with and without the new embeddings, on live traffic.
 #
 # The numbers the paper gives: the catalogue (§3.1), the offline evaluation — is the true item in the
-# top-k = 500 among about 5 million candidates? (§4) — and the homefeed A/B tests (§4.4). Brute force
+# top-k = 500 among about 5 million candidates? (§4.2) — and the homefeed A/B tests (§4.4). Brute force
 # retrieval at that size would cost one d-wide dot product per pin per query:
 
 # %% tags=["nbval-check-output"]
 brute_force = PAPER["pins"] * PAPER["d"]
 print(f"brute-force retrieval over {PAPER['pins']:,} pins at d = {PAPER['d']}: "
       f"{brute_force / 1e12:.1f} × 10¹² multiply-adds per query")
-print(f"offline evaluation (§4): true item in the top-k = {PAPER['eval_top_k']} "
+print(f"offline evaluation (§4.2): true item in the top-k = {PAPER['eval_top_k']} "
       f"of ~{PAPER['eval_candidates']:,} candidates")
 print(f"online (§4.4): {PAPER['ab_repin_gain'][0]:.0%}–{PAPER['ab_repin_gain'][1]:.0%} more repins than the Visual and "
       "Annotation recommenders in homefeed A/B tests")

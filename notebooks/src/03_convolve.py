@@ -123,7 +123,7 @@ assert torch.allclose(z_new, torch.tensor([1.4, 0.41]) / (1.4**2 + 0.41**2) ** 0
 # it the two ways the library offers:
 #
 # * `layer(z_self [B, in], z_neighbors [B, T, in], weights [B, T], mask [B, T])` — Algorithm 1 literally;
-# * `layer.forward_indexed(z_src [N, in], neighbors [B, T], weights, mask)` — the neighbours are given
+# * `layer.forward_indexed(z_src [N_src, in], neighbors [B, T], weights, mask)` — the neighbours are given
 #   as **row numbers** into `z_src`, whose first B rows are the nodes being updated. The neighbour
 #   transform then runs once per row of `z_src` rather than once per (node, neighbour) pair — what the
 #   minibatch (notebook 04) and the all-items inference (notebook 08) use.

@@ -234,7 +234,7 @@ for blk in blocks.layers:
 # %% [markdown]
 # ### Exercise 1 — re-index a neighbourhood
 #
-# Write `my_reindex(src_ids, ids, mask)`: `src_ids [N]` are the distinct global ids of a source set,
+# Write `my_reindex(src_ids, ids, mask)`: `src_ids [N_src]` are the distinct global ids of a source set,
 # `ids [B, T]` the global neighbour ids (−1 on padding, where `mask` is False). Return the local rows
 # `[B, T]`: `src_ids[out] == ids` wherever `mask` holds, −1 elsewhere. No Python loop over nodes:
 # sort `src_ids` once (`torch.sort` also gives the permutation back), find each id by binary search

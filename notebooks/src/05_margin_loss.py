@@ -87,8 +87,8 @@ print(caption)
 # > negatives, and the paper saw no difference in quality between the two schemes.
 #
 # With shared negatives, the minibatch's scores are one matrix product: $z_q$ is $[B, d]$, the
-# negatives $z_{neg}$ are $[N, d]$, and $S = z_q z_{neg}^\top$ is $[B, N]$. `shared_negatives` draws
-# the N items uniformly (with replacement); `shared_negative_mask` marks the few entries where a
+# negatives $z_{neg}$ are $[n_{neg}, d]$, and $S = z_q z_{neg}^\top$ is $[B, n_{neg}]$. `shared_negatives` draws
+# the n_neg items uniformly (with replacement); `shared_negative_mask` marks the few entries where a
 # "negative" is the query itself or its positive — those must not count as negatives.
 
 # %% tags=["nbval-check-output"]
@@ -125,26 +125,26 @@ assert per_pair_blocks.sizes[-1] == N_ITEMS and per_pair_blocks.sizes[-1] > 4 * 
 # batch. At Pinterest's two billion pins nothing repeats: per-pair negatives would mean about
 # 256,000 distinct pins (each with its own neighbourhood of T = 50 and their neighbourhoods) per
 # minibatch of 512, against 500. Sharing also turns the scoring into a single dense
-# $[B, d] \times [d, N]$ product, the operation a GPU does best.
+# $[B, d] \times [d, n_{neg}]$ product, the operation a GPU does best.
 #
 # ### Exercise 1 — the loss with shared negatives, in full
 #
 # Write `my_max_margin_loss(z_q, z_pos, z_neg, queries, positives, negatives, margin)`, the loss one
 # training step computes. It gets the embeddings `z_q`, `z_pos` `[B, d]` of the minibatch's queries
-# and positives and `z_neg [N, d]` of the N negatives shared by all of them, **and the item ids behind
+# and positives and `z_neg [n_neg, d]` of the n_neg negatives shared by all of them, **and the item ids behind
 # them**: `queries`, `positives` (LongTensor `[B]`) and `negatives` (LongTensor `[N]`, drawn with
 # replacement, so a "negative" can be a query of the batch or its positive). Return the scalar
 #
-# $$\frac{1}{B}\sum_{b} \frac{1}{|K_b|} \sum_{n \in K_b} \max\bigl(0,\; z_{q_b}\cdot z_n - z_{q_b}\cdot z_{i_b} + \Delta\bigr),$$
+# $$\frac{1}{B}\sum_{b} \frac{1}{|\mathcal{N}_b|} \sum_{n \in \mathcal{N}_b} \max\bigl(0,\; z_{q_b}\cdot z_n - z_{q_b}\cdot z_{i_b} + \Delta\bigr),$$
 #
-# where $K_b$ holds the negatives that are neither query b itself nor its positive — what
+# where $\mathcal{N}_b$ holds the negatives that are neither query b itself nor its positive — what
 # `shared_negative_mask` marks above — and a query with no negative left contributes 0. Hints:
 #
-# * the scores: one matrix product `z_q @ z_neg.T` gives every $z_{q_b}\cdot z_n$ `[B, N]`;
+# * the scores: one matrix product `z_q @ z_neg.T` gives every $z_{q_b}\cdot z_n$ `[B, n_neg]`;
 #   `(z_q * z_pos).sum(1, keepdim=True)` the positives' `[B, 1]`, which broadcasts against it;
 # * the hinge: `torch.relu(… + margin)`;
 # * the mask: compare `negatives[None, :]` with `queries[:, None]` (and with the positives) — a
-#   `[B, N]` boolean;
+#   `[B, n_neg]` boolean;
 # * the means: per query, the sum of its kept hinges over the number kept (`.clamp_min(1)`: a query
 #   whose every negative is masked must give 0, not NaN), then `.mean()` over the queries.
 #

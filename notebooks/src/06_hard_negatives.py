@@ -254,7 +254,7 @@ assert share_band > 3 * (hi - lo) / N
 #
 # ## Drawing hard negatives
 #
-# `hard_negatives(ranking, h, band, positives=..., generator=...)` draws h distinct items per query,
+# `hard_negatives(ranking, n_hard, band, positives=..., generator=...)` draws n_hard distinct items per query,
 # uniformly from the band's candidates, after removing the query itself and its known positives.
 # Six for *The Matrix*:
 
@@ -276,7 +276,7 @@ assert matrix not in chosen and not set(chosen) & known_positives(matrix)
 
 # %% [markdown]
 # The same for all validation queries at once, from the every-item ranking (`rows` picks each
-# query's row). A query with fewer than h candidates left gets what there is, padded with −1 and
+# query's row). A query with fewer than n_hard candidates left gets what there is, padded with −1 and
 # `mask` False; a query with no train edges at all (a *cold* movie) is not ranked and gets none.
 
 # %% tags=["nbval-check-output"]
@@ -297,32 +297,32 @@ assert torch.equal(~many.mask.any(1), cold)
 # %% [markdown]
 # ### Exercise 1 — hard negatives for a minibatch, band included
 #
-# Write `my_hard_negatives(ranked, queries, positives, num_items, h, generator)`, the draw a training
+# Write `my_hard_negatives(ranked, queries, positives, num_items, n_hard, generator)`, the draw a training
 # step makes for its B queries:
 #
-# * `ranked` LongTensor `[B, K]`: row b is query b's PPR ranking, best first (the query itself normally
+# * `ranked` LongTensor `[B, R]`: row b is query b's PPR ranking, best first (the query itself normally
 #   left out — but do not count on it), −1 on unranked slots; `queries` LongTensor `[B]`;
 # * `positives` LongTensor `[P, 2]`: the known positive pairs; a relation goes both ways, so (q, i)
 #   and (i, q) both make i a positive of q;
-# * `num_items`: the catalogue size; `h`: hard negatives per query; `generator`: a `torch.Generator`.
+# * `num_items`: the catalogue size; `n_hard`: hard negatives per query; `generator`: a `torch.Generator`.
 #
-# Return LongTensor `[B, h]`: for each query, `min(h, number of candidates)` **distinct** items drawn
+# Return LongTensor `[B, n_hard]`: for each query, `min(n_hard, number of candidates)` **distinct** items drawn
 # uniformly at random from ranks `[lo, hi)` of its row, leaving out −1, the query and its positives,
-# then −1 up to h. The band is the library's, scaled to the catalogue by the fourth root as above:
+# then −1 up to n_hard. The band is the library's, scaled to the catalogue by the fourth root as above:
 # lo = round(2000 · (num_items / 2·10⁹)^¼), hi = round(2.5 · lo) (0-based ranks, hi excluded; for the
 # catalogue sizes of the checker no other clamp matters). Hints: a loop over the B rows is fine;
-# `torch.isin` tests membership; `torch.randperm(n, generator=generator)[:h]` draws without
+# `torch.isin` tests membership; `torch.randperm(n, generator=generator)[:n_hard]` draws without
 # replacement — take *every* random number from `generator`, so a seeded run repeats itself.
 #
 # The library draws its random numbers its own way (`hard_negatives` gives each candidate a random
-# priority and keeps the h smallest), so `exercises.check_hard_negative_batch` cannot ask for the
+# priority and keeps the n_hard smallest), so `exercises.check_hard_negative_batch` cannot ask for the
 # same items. It checks what any correct draw satisfies, on two seeded synthetic catalogues: every
-# row is a set of the library's candidates of the right size (a cold query gets none, a large h gets
+# row is a set of the library's candidates of the right size (a cold query gets none, a large n_hard gets
 # them all), the same seed gives the same draw, and over 200 seeds every candidate turns up and none
 # far more often than a uniform draw would pick it.
 
 # %%
-def my_hard_negatives(ranked: torch.Tensor, queries: torch.Tensor, positives: torch.Tensor, num_items: int, h: int,
+def my_hard_negatives(ranked: torch.Tensor, queries: torch.Tensor, positives: torch.Tensor, num_items: int, n_hard: int,
                       generator: torch.Generator) -> torch.Tensor:
     raise NotImplementedError  # your code here
 
@@ -412,7 +412,7 @@ print(f"Pixie ({PRESET['pixie_steps']:,} steps per query): val hit@10 = {hit_pix
 # The table's columns: `hard/q` the curriculum's hard negatives per query, `active` the share of
 # shared-negative hinges still active (`active hard`: of hard-negative hinges), `pos·q`, `neg·q` and
 # `hard·q` the mean scores z_q·z of the positives, the shared negatives and the hard negatives,
-# `val hit@K` and `val MRR` the validation hit-rate@10 and mean reciprocal rank (the paper's scaled
+# `val hit@k` and `val MRR` the validation hit-rate@10 and mean reciprocal rank (the paper's scaled
 # MRR, whose rank divisor is 1 for a catalogue this small), `lr` the learning rate of the epoch's
 # last step (10⁻³ at the end of the warm-up, then ×0.9 per epoch), and `wait s` / `compute s` the
 # seconds the loop waited for minibatches and spent computing (they vary from run to run and

@@ -243,7 +243,7 @@ assert same  # the producer is deterministic: the same minibatches, whichever pr
 #
 # 1. **Sample**: `mb = producer(epoch, index)` is the minibatch above — `mb.blocks` and `mb.inputs`
 #    (the feature rows of its S⁽⁰⁾), `mb.queries`, `mb.positives`, `mb.negatives`, and
-#    `mb.shared_mask` (`[B, S]`, False where a shared negative is the query itself or its positive).
+#    `mb.shared_mask` (`[B, n_neg]`, False where a shared negative is the query itself or its positive).
 # 2. **Forward**: `model(mb.blocks, inputs=mb.inputs)` embeds the minibatch's seeds, which are the
 #    queries, then the positives, then the shared negatives: slice the result into `z_q` and `z_pos`
 #    (B rows each) and `z_neg` (the S rows after them).
@@ -616,7 +616,7 @@ exercises.check_rank_share(my_rank_share)
 # %% [markdown]
 # ## §3.3 and Table 3: the runtime trade-off of the batch size
 #
-# > **The paper (§4, Table 3), in our words:** a bigger minibatch makes each iteration slower but needs
+# > **The paper (§4.5, Table 3), in our words:** a bigger minibatch makes each iteration slower but needs
 # > fewer iterations to converge. Measured on mean-pooling-hard:
 # >
 # > | batch | ms per iteration | iterations | total hours |

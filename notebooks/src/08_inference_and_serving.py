@@ -430,7 +430,7 @@ else:
 #
 # ## Storing the embeddings: vectors, item ids, model hash
 #
-# > **The paper (§3.4), in our words:** the embeddings are computed offline and stored in a
+# > **The paper (§3.5), in our words:** the embeddings are computed offline and stored in a
 # > database; the serving system looks up a query's nearest neighbours in it.
 #
 # Row i of our vectors is the dense item id i, which means nothing outside this notebook's data
@@ -460,9 +460,9 @@ else:
 # (`python -m pinsage_edu recommend --embeddings FILE --item "Matrix"` serves from such a file on the
 # command line; `evaluate --embeddings FILE` scores it against every baseline.)
 #
-# ## §3.4 Nearest neighbours: exact search and LSH
+# ## §3.5 Nearest neighbours: exact search and LSH
 #
-# > **The paper (§3.4), in our words:** recommendations are the query's K nearest neighbours in the
+# > **The paper (§3.5), in our words:** recommendations are the query's k nearest neighbours in the
 # > embedding space. Among billions of pins they were found approximately: **locality-sensitive
 # > hashing**, then a two-level retrieval with the **WeakAND** operator.
 #

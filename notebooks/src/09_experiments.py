@@ -85,9 +85,9 @@ print(f"features {tuple(exp.x.shape)} · neighbourhood table T = {exp.table.num_
 # %% [markdown]
 # ## §4 The offline metrics: hit-rate and scaled MRR
 #
-# > **The paper (§4.1), in our words:** for every labelled pair (q, i) — i was saved right after q, on
-# > the same board — the method ranks all ~5 million candidates for q. **Hit-rate@K** is the share of
-# > pairs whose i lands in the top K (K = 500). **Scaled MRR** averages 1 / ⌈rank / 100⌉: ranks are
+# > **The paper (§4.2), in our words:** for every labelled pair (q, i) — i was saved right after q, on
+# > the same board — the method ranks all ~5 million candidates for q. **Hit-rate@k** is the share of
+# > pairs whose i lands in the top k (k = 500). **Scaled MRR** averages 1 / ⌈rank / 100⌉: ranks are
 # > divided by 100 and rounded up first, because among millions of candidates rank 1 and rank 2 (or
 # > rank 80) are not meaningfully different.
 #
@@ -101,8 +101,8 @@ print(f"features {tuple(exp.x.shape)} · neighbourhood table T = {exp.table.num_
 # hit-rate@**10** (the top 0.16% of our catalogue; the paper's top 500 is the top 0.01% of its).
 #
 # How the library ranks (`score_ranks`): every method gives a score to every item; items are ordered
-# best first, **equal scores by increasing item id**, and the query itself is left out. So rank ≤ K
-# exactly when the answer is in the method's top-K list. Let us do that by hand for the first 2,000
+# best first, **equal scores by increasing item id**, and the query itself is left out. So rank ≤ k
+# exactly when the answer is in the method's top-k list. Let us do that by hand for the first 2,000
 # test pairs with item-kNN CF (cheap, and it puts enough answers in its top 10 to show both cases).
 
 # %%
@@ -815,7 +815,7 @@ for text, ok in claims:
 # * **The absolute numbers.** Hit@10 among thousands of items and hit@500 among ~5M pins are different
 #   questions; only comparisons within one table carry over.
 # * **Table 4's gains from larger T and Table 3's total hours** need long, converged runs on a graph
-#   big enough that T matters. **The user study and the A/B tests** (Table 2, §4.4) need people.
+#   big enough that T matters. **The user study and the A/B tests** (Table 2, §4.3; A/B, §4.4) need people.
 #
 # ## What Pinterest did at web scale
 #
@@ -849,7 +849,7 @@ def my_scaled_mrr(ranks: torch.Tensor, scale: int) -> float:
 exercises.check_scaled_mrr(my_scaled_mrr)
 
 # %% [markdown]
-# 2. **Hit-rate at the paper's depth.** Recompute the real-data table with K = 50
+# 2. **Hit-rate at the paper's depth.** Recompute the real-data table with k = 50
 #    (`compare(recs, test, k=50)`; the top 0.8% of our catalogue) and with the paper's divisor s = 100.
 #    Does PinSage's lead over item-kNN grow or shrink? Which metric separates them better, relative
 #    to its paired standard error?

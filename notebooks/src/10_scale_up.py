@@ -439,7 +439,7 @@ else:
 # `embed --help`; README.md, "Training runs", explains each).
 #
 # **One GPU.** `--device cuda` puts the model, the minibatches and the layer-wise inference on the GPU
-# (bf16 autocast in training; `--no-amp` turns it off); `--workers N` starts N CPU processes that
+# (bf16 autocast in training; `--no-amp` turns it off); `--workers n` starts n CPU processes that
 # build the next minibatches while the GPU computes (§3.3's producer–consumer); `--sampling device`
 # runs the walks on the GPU instead.
 
