@@ -519,3 +519,21 @@ def test_a_ddp_run_resumed_equals_an_uninterrupted_one(tmp_path):
     a, b = _params(tmp_path / "whole"), _params(tmp_path / "part")
     for name in a:
         assert torch.equal(a[name], b[name]), name
+
+
+def test_the_producer_profile_times_every_stage_once():
+    """benchmarks/bench_producer.py wraps the library functions the producer calls: its stages must still
+    exist under those names and add up (exclusively) to the minibatch's time."""
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_producer.py"), "--size", "10k", "--steps",
+                          "1", "--warmup", "0", "--hard", "2"], capture_output=True, text=True, timeout=300,
+                         env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    for mode in ("table", "walks"):
+        stages = {d["stage"]: d for d in lines if d["figure"] == "producer_stage" and d["mode"] == mode}
+        total = next(d for d in lines if d["figure"] == "producer_total" and d["mode"] == mode)
+        assert {"blocks", "PPR ranks", "hard negatives", "shared negatives", "shared mask", "rest"} <= set(stages)
+        assert abs(sum(d["ms_per_minibatch"] for d in stages.values()) - total["ms_per_minibatch"]) < 1.0
+        assert all(d["ms_per_minibatch"] >= 0 for d in stages.values())
+        if mode == "walks":
+            assert {"blocks › walks", "blocks › visit counting", "blocks › top-T"} <= set(stages)
