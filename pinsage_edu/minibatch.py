@@ -25,7 +25,7 @@ from typing import Any, Callable
 import torch
 
 from .graph import BipartiteGraph
-from .utils import TensorFields, check_positive_int, make_generator
+from .utils import TensorFields, check_positive_int, id_vector, make_generator
 from .walks import Neighborhoods, importance_neighborhoods, uniform_neighborhoods
 
 __all__ = ["Block", "Blocks", "NeighborhoodFn", "NeighborhoodSampler", "NeighborhoodTable", "sample_blocks"]
@@ -113,18 +113,10 @@ class Blocks:
 
 
 def _as_seed_tensor(seeds: Any) -> torch.Tensor:
-    t = torch.as_tensor(seeds)
-    if t.numel() == 0:
-        t = t.long()  # [] has no dtype of its own
-    if t.dtype == torch.bool or t.is_floating_point() or t.is_complex():
-        raise ValueError(f"seeds must hold integer item ids, got dtype {t.dtype}")
-    if t.dim() == 0:
-        t = t.reshape(1)
-    if t.dim() != 1:
-        raise ValueError(f"seeds must be a 1-D list of item ids, got shape {tuple(t.shape)}")
+    t = id_vector(seeds, "seeds")
     if t.numel() and int(t.min()) < 0:
         raise ValueError(f"seeds hold a negative id ({int(t.min())}): item ids start at 0")
-    return t.long()
+    return t
 
 
 def _extend(dst: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

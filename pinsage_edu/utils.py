@@ -63,15 +63,13 @@ def check_positive_int(name: str, n: Any) -> int:
     return int(n)
 
 
-def check_items(graph: Any, seeds: Any, name: str = "seeds") -> torch.Tensor:
-    """Seeds as a 1-D LongTensor on the graph's device; clear errors for floats, bools and bad ids.
-
-    ``graph`` is anything with ``device`` and ``num_items`` (a :class:`~pinsage_edu.graph.BipartiteGraph`).
-    """
-    if isinstance(seeds, torch.Tensor):
-        t = seeds
+def id_vector(values: Any, name: str = "seeds") -> torch.Tensor:
+    """``values`` as a 1-D LongTensor of ids (a tensor stays on its device); clear errors, naming ``name``,
+    for floats, bools, strings and shapes that are not a list. Ranges are the caller's to check."""
+    if isinstance(values, torch.Tensor):
+        t = values
     else:
-        arr = np.asarray(seeds)
+        arr = np.asarray(values)
         if arr.size == 0:
             arr = arr.astype(np.int64)  # [] has no dtype of its own
         if arr.dtype.kind not in "iub":
@@ -85,7 +83,15 @@ def check_items(graph: Any, seeds: Any, name: str = "seeds") -> torch.Tensor:
         t = t.reshape(1)
     if t.dim() != 1:
         raise ValueError(f"{name} must be a 1-D list of item ids, got shape {tuple(t.shape)}")
-    t = t.to(device=graph.device, dtype=torch.long)
+    return t.long()
+
+
+def check_items(graph: Any, seeds: Any, name: str = "seeds") -> torch.Tensor:
+    """Seeds as a 1-D LongTensor on the graph's device (:func:`id_vector`), every id an item of the graph.
+
+    ``graph`` is anything with ``device`` and ``num_items`` (a :class:`~pinsage_edu.graph.BipartiteGraph`).
+    """
+    t = id_vector(seeds, name).to(graph.device)
     if t.numel():
         bad = (t < 0) | (t >= graph.num_items)
         if bool(bad.any()):
