@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from pinsage_edu.convolve import Convolve, importance_pooling, l2_normalize, max_pooling, mean_pooling, pool
+from pinsage_edu.convolve import (Convolve, importance_pooling, l2_normalize, max_pooling, mean_pooling, pool,
+                                  pool_indexed)
 
 
 def hand_layer(pooling: str) -> Convolve:
@@ -89,6 +90,37 @@ def test_indexed_forward_equals_the_literal_one(pooling):
     w = torch.rand(4, 3, generator=g) * mask
     literal = layer(z_src[:4], z_src[nbr.clamp_min(0)], w, mask)
     assert torch.allclose(layer.forward_indexed(z_src, nbr, w, mask), literal, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+@pytest.mark.parametrize("pooling", ["importance", "mean", "max"])
+def test_pool_indexed_equals_gather_then_pool_with_its_gradient(pooling, dtype):
+    """The CPU's sparse–dense product (mean, importance) gives the gathered pooling's values and gradients:
+    padding ignored, a node without neighbours pooled to 0, unnormalised weights normalised."""
+    g = torch.Generator().manual_seed(1)
+    messages = torch.randn(30, 7, generator=g).to(dtype).requires_grad_()
+    nbr = torch.randint(0, 30, (12, 5), generator=g)
+    mask = torch.rand(12, 5, generator=g) > 0.4
+    mask[2] = False  # no neighbour at all
+    nbr = torch.where(mask, nbr, torch.full_like(nbr, -1))
+    w = 3.0 * torch.rand(12, 5, generator=g) * mask
+    want = pool(pooling, messages[nbr.clamp_min(0)], w, mask)
+    (grad_want,) = torch.autograd.grad(want.float().square().sum(), messages)
+    got = pool_indexed(pooling, messages, nbr, w, mask)
+    (grad_got,) = torch.autograd.grad(got.float().square().sum(), messages)
+    tol = 5e-2 if dtype == torch.bfloat16 else 1e-6  # bf16 falls back to the gather; sums rounded in another order
+    assert got.shape == (12, 7) and got.dtype == dtype
+    assert torch.allclose(got.float(), want.float(), atol=tol) and torch.allclose(grad_got.float(), grad_want.float(), atol=tol)
+    assert torch.equal(got[2].float(), torch.zeros(7))
+
+
+def test_pool_indexed_names_wrong_shapes():
+    with pytest.raises(ValueError, match=r"neighbors \[B, T\]"):
+        pool_indexed("mean", torch.zeros(4, 3), torch.zeros(4, dtype=torch.long), torch.zeros(4), torch.ones(4, dtype=torch.bool))
+    with pytest.raises(ValueError, match="mask must be"):
+        pool_indexed("mean", torch.zeros(4, 3), torch.zeros(2, 2, dtype=torch.long), torch.zeros(2, 2), torch.ones(2, 3, dtype=torch.bool))
+    with pytest.raises(ValueError, match="pooling must be one of"):
+        pool_indexed("sum", torch.zeros(4, 3), torch.zeros(2, 2, dtype=torch.long), torch.zeros(2, 2), torch.ones(2, 2, dtype=torch.bool))
 
 
 def test_outputs_are_unit_vectors_and_the_zero_vector_stays_finite():
