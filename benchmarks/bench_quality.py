@@ -14,7 +14,7 @@ Prints one JSON line per figure (and appends them to ``--out``). Run by hand, no
 * ``synthetic``: the ``pinterest-like`` preset's Table 1 for training seeds 0, 1, 2
   (:func:`pinsage_edu.regimes.seed_table`): one line per method and seed, one per step of the paper's
   order with its paired standard error, and whether the order holds in each seed; every line carries
-  its training budget ``steps`` (75 by default, 300 with ``--steps-per-epoch 60``).
+  its training budget ``steps`` (225 by default: 5 epochs of ``--steps-per-epoch`` 45).
 
 Quality figures are measured once per candidate setting kept (README: how the defaults were chosen);
 tune on ``--pairs val`` (synthetic) or on the main job's validation figures, never on these.
@@ -96,8 +96,7 @@ def main() -> None:
     p.add_argument("--pairs", choices=["val", "test"], default="test", help="synthetic: which held-out pairs")
     p.add_argument("--out", default=None, help="also append the JSON lines to this file")
     p.add_argument("--steps-per-epoch", type=int, default=None,
-                   help="synthetic: minibatches per epoch (default: the preset's 15, i.e. 75 steps; 60 is the "
-                        "longer budget, 300 steps)")
+                   help="synthetic: minibatches per epoch (default: the preset's 45, i.e. 225 steps per rung)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="synthetic: training seeds")
     p.add_argument("--id-embeddings", action="store_true",
                    help="ml-latest-small: also run the main job with --id-embeddings (the transductive option)")

@@ -352,11 +352,11 @@ SYNTHETIC_PRESETS: dict[str, dict[str, Any]] = {
                       popularity_exponent=0.7, board_size_exponent=2.2, visual_dim=32, text_dim=16,
                       feature_noise=1.0),
     # what makes the paper's choices matter (see :func:`synthetic_pins_boards` and pinsage_edu.regimes)
-    "pinterest-like": dict(num_pins=6_000, num_boards=6_000, num_edges=120_000, num_topics=40, topic_purity=0.85,
+    "pinterest-like": dict(num_pins=6_000, num_boards=6_000, num_edges=120_000, num_topics=40, topic_purity=0.95,
                            num_subtopics=4, subtopic_purity=0.9, subtopic_signal=0.2,
-                           catchall_boards=0.1, catchall_size=1.0, catchall_pairs=False,
-                           popularity_exponent=1.0, board_size_exponent=2.2, visual_dim=32, text_dim=16,
-                           feature_noise=0.42),
+                           catchall_boards=0.05, catchall_size=1.0, catchall_pairs=False,
+                           popularity_exponent=0.8, board_size_exponent=2.2, visual_dim=32, text_dim=16,
+                           feature_noise=0.6),
 }
 """Named settings of :func:`synthetic_pins_boards` (drawn by :func:`synthetic_preset`, or
 ``load_dataset("synthetic", preset=...)``): ``"classroom"`` is the generator's defaults; ``"pinterest-like"`` is the regime in which the
