@@ -499,8 +499,10 @@ if SIZE == "classroom":  # what the text below says; if a gap opens, the text mu
 #   curriculum), a short run is where they help least. Over 10 full epochs on MovieLens the
 #   comparison mostly goes the wrong way: in the validation runs that notebook 09 lists, adding hard
 #   negatives to a good setting lowers its hit-rate (the band's false negatives, above). Notebook 09 also shows the regime
-#   where the paper's band helps: a large catalogue with hierarchical topics, where uniform negatives
-#   are easy and the band holds same-topic items that are not related.
+#   where the paper's band helps: a catalogue with hierarchical topics whose boards now and then cross
+#   sub-topics, so that uniform negatives are easy and the band holds same-topic items of another
+#   sub-topic — and only with enough training: at a third of that notebook's budget the hard
+#   negatives cost more than they teach, the paper's own reason for the curriculum.
 #
 # > **The paper (Table 1):** mean-pooling 41% hit-rate, 0.51 MRR → **mean-pooling-hard 46%, 0.56**;
 # > the introduction credits the curriculum with a 12% relative gain (46 / 41). Its hit-rate is
