@@ -849,8 +849,10 @@ for text, ok in claims:
 # **Not reproduced, or only in part:**
 #
 # * **The size of the gains.** The paper's PinSage is 2.5× its best content baseline and 21 points
-#   above mean-pooling-hard; ours are a few tenths of a point per step, about one paired standard
-#   error per seed on a few thousand pairs. Only averages over seeds, or more pairs, make them solid.
+#   above mean-pooling-hard; on the synthetic pins ours is well under twice the content baseline and
+#   about a point above mean-pooling-hard. Every step goes the paper's way in every seed, but only the
+#   hard-negative and cross-entropy steps clear two paired standard errors in each seed on a few
+#   thousand pairs; the others are solid only pooled over the seeds.
 # * **Importance pooling and hard negatives on real data.** On MovieLens and goodbooks two hops reach
 #   much of the catalogue (the regime map's marks): the top-T visit counts are nearly equal, and the
 #   PPR band holds future positives. There the recipe drops hard negatives, and importance pooling
