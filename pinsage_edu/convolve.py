@@ -51,10 +51,13 @@ def importance_pooling(messages: torch.Tensor, weights: torch.Tensor, mask: torc
     non-negative weights. A row with no neighbour (or zero total weight) pools to 0.
     """
     _check_pool_args(messages, weights, mask)
-    a = torch.where(mask, weights.to(messages.dtype), torch.zeros((), dtype=messages.dtype, device=messages.device))
-    total = a.sum(1, keepdim=True)
-    a = a / total.clamp_min(1e-12)
-    return torch.einsum("bt,btd->bd", a, messages)
+    return torch.einsum("bt,btd->bd", _importance_weights(weights, mask, messages.dtype), messages)
+
+
+def _importance_weights(weights: torch.Tensor, mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """α over the kept neighbours, divided by its row sum: ``[B, T]``, rows summing to 1 (0 without any)."""
+    a = torch.where(mask, weights.to(dtype), torch.zeros((), dtype=dtype, device=weights.device))
+    return a / a.sum(1, keepdim=True).clamp_min(1e-12)
 
 
 def mean_pooling(messages: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -113,8 +116,7 @@ def pool_indexed(kind: str, messages: torch.Tensor, neighbors: torch.Tensor, wei
         return pool(kind, gathered, weights, mask)
     _check_pool_args(neighbors.unsqueeze(-1), weights if kind == "importance" else None, mask)
     if kind == "importance":
-        a = torch.where(mask, weights.to(messages.dtype), torch.zeros((), dtype=messages.dtype))
-        a = a / a.sum(1, keepdim=True).clamp_min(1e-12)
+        a = _importance_weights(weights, mask, messages.dtype)
     elif kind == "mean":
         a = mask.to(messages.dtype)
         a = a / a.sum(1, keepdim=True).clamp_min(1.0)
