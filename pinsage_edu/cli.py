@@ -37,7 +37,7 @@ from .baselines import ItemKNNRecommender, pixie_recommend, pixie_recommend_batc
 from .checkpoint import CheckpointError, load_checkpoint, write_json_atomic
 from .data import DataError
 from .distributed import World, close_distributed, init_distributed
-from .evaluate import ABLATIONS, RECIPE, Experiment, Variant, format_table, train_variant
+from .evaluate import ABLATIONS, RECIPE, RECIPES, Experiment, Variant, format_table, recipe_for, train_variant
 from .features import item_features
 from .inference import ItemEmbeddings, embed_all, embed_minibatches, load_embeddings, model_hash, save_embeddings
 from .knn import build_index, exact_top_k, recommend
@@ -393,6 +393,10 @@ def main_job(args: argparse.Namespace, *, min_rating: float, val_fraction: float
     held = [f for f in RUN_FILES if (out / f).exists()] + (["pinsage/"] if (out / "pinsage").exists() else [])
     if held:
         raise RunDirError(f"{out} already holds a run ({', '.join(held)}); nothing was overwritten. Choose another --out")
+    recipe = recipe_for(dataset)  # the dataset's own recipe where it has one, else RECIPE
+    for name in ("epochs", "lr", "max_hard", "collection_dim"):
+        if getattr(args, name) is None:
+            setattr(args, name, getattr(recipe, name))
     if args.epochs < 1:
         raise ValueError(f"--epochs must be >= 1, got {args.epochs}")
     for flag, v in (("--collection-dim", args.collection_dim), ("--test-pairs", args.test_pairs),
@@ -409,16 +413,16 @@ def main_job(args: argparse.Namespace, *, min_rating: float, val_fraction: float
           + (f" (a seeded sample of {len(exp.split.test_pairs):,})" if len(test_pairs) < len(exp.split.test_pairs) else "")
           + f" · features {exp.x.shape[1]} ({', '.join(exp.features.names)}) · T = {exp.table.num_neighbors}")
     print(f"writing {out}/ (pinsage/ run folder, embeddings.pt, results.json, table.txt)")
-    tc = RECIPE.train_config(len(exp.split.train_pairs), epochs=args.epochs, lr=args.lr,
+    tc = recipe.train_config(len(exp.split.train_pairs), epochs=args.epochs, lr=args.lr,
                              max_hard_negatives=args.max_hard, seed=seed,
                              **({"max_steps_per_epoch": args.steps_per_epoch} if args.steps_per_epoch else {}),
                              **({"eval_pairs": args.eval_pairs} if args.eval_pairs is not None else {}))
     steps = tc.max_steps_per_epoch
-    ids = {"id_embeddings": exp.graph.num_items} if args.id_embeddings else {}
+    model_kw = {**recipe.model, **({"id_embeddings": exp.graph.num_items} if args.id_embeddings else {})}
     pinsage = Variant("PinSage", {"pooling": "importance"})
     rungs = [*ABLATIONS[:-1], pinsage, Variant("PinSage + hard negatives", {"pooling": "importance"}, hard=True)] \
         if args.ablation else [pinsage]
-    kind = "transductive: + id embeddings" if ids else "inductive: features + neighbourhood"
+    kind = "transductive: + id embeddings" if args.id_embeddings else "inductive: features + neighbourhood"
     print(f"-- PinSage: importance pooling, {kind}, "
           + (f"up to {args.max_hard} hard negatives per query (curriculum)" if args.max_hard else
              "shared negatives only (--max-hard N adds hard negatives)")
@@ -426,10 +430,11 @@ def main_job(args: argparse.Namespace, *, min_rating: float, val_fraction: float
           + "; the best validation epoch is embedded")
     trained = []
     for v in rungs:
-        print(f"-- training {v.name} ({args.epochs} epochs, classroom model) on {device}")
+        sizes = "".join(f", {k} {val}" for k, val in recipe.model.items())
+        print(f"-- training {v.name} ({args.epochs} epochs, classroom model{sizes}) on {device}")
         tv = train_variant(exp, v, config=tc, device=device, progress=not args.no_progress,
                            out_dir=out / ("pinsage" if v is pinsage else v.name.replace(" ", "-").replace("+", "plus")),
-                           **ids)
+                           **model_kw)
         print(tv.history.table())
         print(f"   ({tv.seconds:.1f} s; embedded: epoch {tv.epoch})")
         trained.append(tv)
@@ -622,20 +627,24 @@ def _main_job_options(p: argparse.ArgumentParser) -> None:
     """The main job's own options (the data options aside): on ``main``, and shown by the top-level --help."""
     p.add_argument("--out", default=None, help="folder to write (default runs/main-TIME)")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
-    p.add_argument("--epochs", type=int, default=RECIPE.epochs, help=f"training epochs (default {RECIPE.epochs})")
+    own = ", ".join(f"{name}: {r.epochs}" for name, r in RECIPES.items())
+    p.add_argument("--epochs", type=int, default=None,
+                   help=f"training epochs (default: the dataset's recipe, {RECIPE.epochs}; {own})")
     p.add_argument("--steps-per-epoch", type=int, default=None, help="cap the steps of each epoch")
     p.add_argument("--eval-pairs", type=int, default=None,
                    help=f"validate each epoch on at most this many pairs (default {RECIPE.val_pairs:,})")
     p.add_argument("--test-pairs", type=int, default=RECIPE.test_pairs,
                    help=f"evaluate the table on at most this many test pairs, a seeded sample (default "
                         f"{RECIPE.test_pairs:,}; 0: all)")
-    p.add_argument("--lr", type=float, default=RECIPE.lr, help=f"peak learning rate (default {RECIPE.lr:g})")
-    p.add_argument("--max-hard", type=int, default=RECIPE.max_hard,
-                   help=f"hard negatives per query, curriculum cap (default {RECIPE.max_hard}; 0: shared negatives "
-                        "only)")
-    p.add_argument("--collection-dim", type=int, default=RECIPE.collection_dim,
-                   help=f"width of the item's train-graph collections feature group (default "
-                        f"{RECIPE.collection_dim}; 0: none)")
+    p.add_argument("--lr", type=float, default=None, help=f"peak learning rate (default: the dataset's recipe, "
+                   f"{RECIPE.lr:g}; " + ", ".join(f"{name}: {r.lr:g}" for name, r in RECIPES.items()) + ")")
+    p.add_argument("--max-hard", type=int, default=None,
+                   help=f"hard negatives per query, curriculum cap (default: the dataset's recipe, {RECIPE.max_hard}; "
+                        "0: shared negatives only)")
+    p.add_argument("--collection-dim", type=int, default=None,
+                   help=f"width of the item's train-graph collections feature group (default: the dataset's recipe, "
+                        f"{RECIPE.collection_dim}; " + ", ".join(f"{name}: {r.collection_dim}" for name, r in RECIPES.items())
+                        + "; 0: none)")
     p.add_argument("--id-embeddings", action="store_true",
                    help="add a learned vector per item id (transductive: cannot embed items unseen in training)")
     p.add_argument("-T", "--num-neighbors", type=int, default=10, help="neighbourhood size T (default 10)")

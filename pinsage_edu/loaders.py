@@ -50,6 +50,7 @@ __all__ = [
     "load_dataset",
     "load_movielens",
     "load_goodbooks",
+    "canonical_name",
     "load_interactions_csv",
 ]
 
@@ -443,6 +444,13 @@ def detect_format(path: str | os.PathLike) -> str:
         f"{p}: cannot tell the format (expected a folder or file named ratings.csv, u.data, ratings.dat "
         "or book_tags.csv, each possibly .gz); for other CSVs use load_interactions_csv"
     )
+
+
+def canonical_name(name: str | os.PathLike) -> str:
+    """A shipped dataset's own name for ``name`` (``goodbooks`` → ``goodbooks-10k``, ``ml`` →
+    ``ml-latest-small``); any other name or path unchanged."""
+    key = str(name)
+    return _ALIASES.get(key, key)
 
 
 def resolve_dataset(name_or_path: str | os.PathLike) -> str:

@@ -139,6 +139,20 @@ def test_recipe_caps_an_epoch_and_keeps_explicit_overrides():
     assert RECIPE.train_config(782_274, max_steps_per_epoch=7, eval_pairs=9).max_steps_per_epoch == 7
 
 
+def test_goodbooks_has_its_own_recipe_and_every_other_dataset_the_default():
+    from pinsage_edu.evaluate import RECIPE, RECIPES, recipe_for
+    gb = recipe_for("goodbooks")
+    assert gb is recipe_for("goodbooks-10k") is RECIPES["goodbooks-10k"] and gb is not RECIPE
+    for name in ("ml-latest-small", "ml", "movielens", "synthetic", "/data/my-goodbooks-copy"):
+        assert recipe_for(name) is RECIPE, name
+    tc = gb.train_config(782_274)
+    # the recipe's own batch sets the epoch's length: 50,000 pairs in batches of 2,048
+    assert (tc.batch_size, tc.max_steps_per_epoch, tc.loss, tc.lr, tc.epochs) == (2048, 25, "xent", 1e-3, 8)
+    assert gb.train_config(782_274, batch_size=512).max_steps_per_epoch == 98  # an explicit override still wins
+    assert gb.model["input_skip"] is True and gb.collection_dim == 512
+    assert RECIPE.model == {} and RECIPE.train == {}
+
+
 @pytest.mark.parametrize("flag, value", [("--epochs", "0"), ("--collection-dim", "-1"), ("--test-pairs", "-5"),
                                          ("--max-hard", "-1")])
 def test_main_job_refuses_bad_settings_by_flag(tmp_path, capsys, flag, value):
