@@ -29,8 +29,8 @@ import torch
 
 import pinsage_edu
 from pinsage_edu import exercises, load_dataset
-from pinsage_edu.evaluate import (PAPER, RECIPE, Experiment, ItemKNNRecommender, PopularityRecommender, Variant,
-                                  EmbeddingRecommender, compare, content_baselines, evaluate_recommender,
+from pinsage_edu.evaluate import (PAPER, RECIPE, RECIPES, Experiment, ItemKNNRecommender, PopularityRecommender,
+                                  Variant, EmbeddingRecommender, compare, content_baselines, evaluate_recommender,
                                   format_runtime_table, format_table, hold_out_items, kurtosis, mrr_scale,
                                   runtime_by_batch_size, runtime_by_neighbors, scaled_mrr, similarity_distribution,
                                   train_variant)
@@ -190,6 +190,10 @@ print(f"by hand and evaluate_recommender agree on all {len(pairs):,} ranks: hit@
 #    to 256 columns. That is graph information, like the degree the paper feeds in — and it keeps the
 #    model **inductive**: a new item has it as soon as it has edges.
 # 4. **The best validation epoch** is embedded, not the last.
+# 5. **goodbooks has a recipe of its own** (`RECIPES`, printed below): a wider embedding and a wider
+#    collections sketch, the input skip (the embedding keeps the item's own shelves), and the
+#    cross-entropy loss over larger batches. The classroom model's narrow embedding cannot hold the
+#    neighbour structure of ten thousand books, each on about a hundred shelves.
 #
 # Levers that changed what PinSage *is* are options, not the recipe: **learned id embeddings**
 # (`id_embeddings`, DGL's PinSAGE example does this) make the model transductive; the section after
@@ -197,6 +201,7 @@ print(f"by hand and evaluate_recommender agree on all {len(pairs):,} ranks: hit@
 
 # %% tags=["nbval-ignore-output"]
 print(RECIPE)
+print(RECIPES)
 tuning = [json.loads(line) for line in (RESULTS / "tuning.jsonl").read_text().splitlines() if line.strip()]
 ref = {(r["dataset"], r["reference"], r["pairs"]): r["hit_rate"] for r in tuning if "reference" in r}
 runs = [r for r in tuning if "setting" in r]
@@ -833,10 +838,12 @@ for text, ok in claims:
 # **Reproduced, in direction:**
 #
 # * **Graph + features beat the features alone** on every dataset, and PinSage beats Pixie's walks.
-# * **With the recipe, PinSage matches or beats item-kNN CF on MovieLens** — the classical method
-#   that the library's first defaults lost to. The levers were ordinary engineering (learning rate,
-#   model selection on validation, the item's collections as features) plus one of the paper's own
-#   warnings taken seriously: hard negatives must not be true positives.
+# * **With the recipe, PinSage matches or beats item-kNN CF on MovieLens and goodbooks** — the
+#   classical method that the library's first defaults lost to. The levers were ordinary engineering
+#   (learning rate, model selection on validation, the item's collections as features, on goodbooks a
+#   wider model) plus one of the paper's own warnings taken seriously: hard negatives must not be true
+#   positives. On goodbooks the lead is within noise: on the validation pairs the same setting was a
+#   little below item-kNN.
 # * **Inductive embeddings**: a movie held out of training entirely is embedded from its features and
 #   edges and found by its related movies far more often than chance; a transductive model refuses.
 # * **Table 1's ladder**, on synthetic pins and boards that have what Pinterest has — hierarchical
@@ -857,9 +864,11 @@ for text, ok in claims:
 #   much of the catalogue (the regime map's marks): the top-T visit counts are nearly equal, and the
 #   PPR band holds future positives. There the recipe drops hard negatives, and importance pooling
 #   is kept because it costs nothing, not because it gains.
-# * **goodbooks**: see the verdict above and the full-size figures. Its labelled pairs are neighbours
-#   in a random order of a shelf; shelves like "to-read" hold most of the catalogue, so many pairs are
-#   close to random, and counting shared shelves (item-kNN) is a very strong baseline.
+# * **goodbooks beyond parity.** Its labelled pairs are neighbours in a random order of a shelf, and
+#   both books of a held-out pair have their edge to that shelf held out. No scorer we tried gets far
+#   above counting shared shelves (item-kNN; the README's "Quality" lists them). And the train pairs,
+#   whose shelf both books still show, reward another scorer (sharing *small* shelves) than the
+#   held-out pairs do, so training pulls the embedding away from its input.
 # * **The absolute numbers.** Hit@10 among thousands of items and hit@500 among ~5M pins are different
 #   questions; only comparisons within one table carry over.
 # * **Table 4's gains from larger T and Table 3's total hours** need long, converged runs on a graph
