@@ -429,8 +429,8 @@ def main_job(args: argparse.Namespace, *, min_rating: float, val_fraction: float
           + f"; lr {args.lr:g}, {args.epochs} epochs" + (f" of {steps} steps" if steps else "")
           + "; the best validation epoch is embedded")
     trained = []
+    sizes = "".join(f", {k} {val}" for k, val in recipe.model.items())
     for v in rungs:
-        sizes = "".join(f", {k} {val}" for k, val in recipe.model.items())
         print(f"-- training {v.name} ({args.epochs} epochs, classroom model{sizes}) on {device}")
         tv = train_variant(exp, v, config=tc, device=device, progress=not args.no_progress,
                            out_dir=out / ("pinsage" if v is pinsage else v.name.replace(" ", "-").replace("+", "plus")),
@@ -623,28 +623,31 @@ def _data_options(p: argparse.ArgumentParser, *, defaults: bool, dataset_help: s
     p.add_argument("--seed", type=int, default=d(0), help="seed of the split's tie-breaks and random orders")
 
 
+def _recipe_default(name: str) -> str:
+    """A main-job flag's default as its help states it: the recipe's value, then each dataset's own."""
+    values = [f"{getattr(RECIPE, name):g}"] + [f"{ds}: {getattr(r, name):g}" for ds, r in RECIPES.items()
+                                               if getattr(r, name) != getattr(RECIPE, name)]
+    return f"default: the dataset's recipe, {'; '.join(values)}"
+
+
 def _main_job_options(p: argparse.ArgumentParser) -> None:
     """The main job's own options (the data options aside): on ``main``, and shown by the top-level --help."""
     p.add_argument("--out", default=None, help="folder to write (default runs/main-TIME)")
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
-    own = ", ".join(f"{name}: {r.epochs}" for name, r in RECIPES.items())
-    p.add_argument("--epochs", type=int, default=None,
-                   help=f"training epochs (default: the dataset's recipe, {RECIPE.epochs}; {own})")
+    p.add_argument("--epochs", type=int, default=None, help=f"training epochs ({_recipe_default('epochs')})")
     p.add_argument("--steps-per-epoch", type=int, default=None, help="cap the steps of each epoch")
     p.add_argument("--eval-pairs", type=int, default=None,
                    help=f"validate each epoch on at most this many pairs (default {RECIPE.val_pairs:,})")
     p.add_argument("--test-pairs", type=int, default=RECIPE.test_pairs,
                    help=f"evaluate the table on at most this many test pairs, a seeded sample (default "
                         f"{RECIPE.test_pairs:,}; 0: all)")
-    p.add_argument("--lr", type=float, default=None, help=f"peak learning rate (default: the dataset's recipe, "
-                   f"{RECIPE.lr:g}; " + ", ".join(f"{name}: {r.lr:g}" for name, r in RECIPES.items()) + ")")
+    p.add_argument("--lr", type=float, default=None, help=f"peak learning rate ({_recipe_default('lr')})")
     p.add_argument("--max-hard", type=int, default=None,
-                   help=f"hard negatives per query, curriculum cap (default: the dataset's recipe, {RECIPE.max_hard}; "
-                        "0: shared negatives only)")
+                   help=f"hard negatives per query, curriculum cap ({_recipe_default('max_hard')}; 0: shared "
+                        "negatives only)")
     p.add_argument("--collection-dim", type=int, default=None,
-                   help=f"width of the item's train-graph collections feature group (default: the dataset's recipe, "
-                        f"{RECIPE.collection_dim}; " + ", ".join(f"{name}: {r.collection_dim}" for name, r in RECIPES.items())
-                        + "; 0: none)")
+                   help=f"width of the item's train-graph collections feature group "
+                        f"({_recipe_default('collection_dim')}; 0: none)")
     p.add_argument("--id-embeddings", action="store_true",
                    help="add a learned vector per item id (transductive: cannot embed items unseen in training)")
     p.add_argument("-T", "--num-neighbors", type=int, default=10, help="neighbourhood size T (default 10)")

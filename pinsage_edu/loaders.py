@@ -414,7 +414,7 @@ def dataset_path(name: str) -> Path:
     Looks in ``$PINSAGE_EDU_DATASETS`` if set, else in the repository's ``datasets/`` folder, so
     notebooks find the data whatever their working directory.
     """
-    name = _ALIASES.get(name, name)
+    name = canonical_name(name)
     root = Path(os.environ.get("PINSAGE_EDU_DATASETS", Path(__file__).resolve().parent.parent / "datasets"))
     path = root / name
     if not _is_dir(path):
@@ -459,7 +459,7 @@ def resolve_dataset(name_or_path: str | os.PathLike) -> str:
     (``data/ml-1m`` → ``/home/me/data/ml-1m``); anything else as given (:func:`load_dataset` will
     say what is wrong with it)."""
     key = str(name_or_path)
-    if key == "synthetic" or _ALIASES.get(key, key) in SHIPPED:
+    if key == "synthetic" or canonical_name(key) in SHIPPED:
         return key
     try:
         return str(Path(key).resolve()) if _exists(Path(key)) else key
@@ -479,7 +479,7 @@ def load_dataset(name_or_path: str | os.PathLike, *, min_rating: float = 4.0, **
         return synthetic_preset(**kwargs) if "preset" in kwargs else synthetic_pins_boards(**kwargs)
     if kwargs:
         raise TypeError(f"unexpected arguments for {key!r}: {sorted(kwargs)}")
-    key = _ALIASES.get(key, key)
+    key = canonical_name(key)
     if key in SHIPPED:
         path = dataset_path(key)
     else:
